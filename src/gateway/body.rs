@@ -1,0 +1,215 @@
+//! The response body an application returns: WSGI's "iterable of bytes", and its file variant.
+//!
+//! Stage: made by **call app**, consumed by **send body**.
+//!
+//! Interface:
+//! * Small, complete bodies: `Body::from("text")`, `Body::from(vec_of_bytes)`, `Body::empty()`.
+//!   Their length is known, so the server sends `Content-Length` for you.
+//! * Streamed bodies: [`Body::from_chunks`] takes any iterator of byte chunks and sends each as
+//!   it is produced; [`Body::from_fallible_chunks`] lets a chunk be an error, which cuts the
+//!   response short (and becomes a 500 if nothing was sent yet).
+//! * Files: [`Body::file`] (the counterpart of `wsgi.file_wrapper`) lets the server hand the
+//!   copy to the kernel; [`Body::from_reader`] streams any other reader.
+//! * Clean-up: WSGI calls the iterable's `close()` when the response is over, however it ended.
+//!   In Rust that is `Drop`: the server drops the body when it is done with it, on success and
+//!   on error, so a file closes and an iterator's own `Drop` runs. For clean-up that is not tied
+//!   to a value, [`Body::on_close`] registers a closure that runs at the same moment.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+
+use super::AppError;
+
+/// What an application returns as the response body.
+///
+/// ```
+/// use rgiref::gateway::Body;
+/// assert_eq!(Body::from("Hello").length(), Some(5));
+/// assert_eq!(Body::from_chunks(vec!["Hel", "lo"]).length(), None);
+/// ```
+pub struct Body {
+    pub(crate) kind: BodyKind,
+    on_close: Vec<Box<dyn FnOnce()>>,
+}
+
+/// The shapes a body can take; the engine sends each its own way.
+pub(crate) enum BodyKind {
+    /// All the bytes, in memory.
+    Bytes(Vec<u8>),
+    /// Chunks produced one by one.
+    Chunks(Box<dyn Iterator<Item = Result<Vec<u8>, AppError>>>),
+    /// A reader, with its length if known.
+    Reader {
+        reader: Box<dyn Read>,
+        length: Option<u64>,
+    },
+    /// A file and the number of bytes to send from its current position.
+    File { file: File, length: u64 },
+}
+
+impl Body {
+    /// A body with no bytes.
+    pub fn empty() -> Body {
+        Body::from_kind(BodyKind::Bytes(Vec::new()))
+    }
+
+    /// A body sent chunk by chunk as `chunks` produces them. Each item may be anything that
+    /// becomes bytes: `&str`, `String`, `&[u8]`, `Vec<u8>`.
+    ///
+    /// If the iterator knows it yields exactly one chunk (its `size_hint` says so, as a
+    /// one-element `Vec` does), the server sends a `Content-Length` — the same rule as
+    /// wsgiref's "a list of one block".
+    ///
+    /// ```
+    /// use rgiref::gateway::Body;
+    /// let lines = (1..=3).map(|n| format!("line {n}\n"));
+    /// let body = Body::from_chunks(lines);
+    /// # drop(body);
+    /// ```
+    pub fn from_chunks<I>(chunks: I) -> Body
+    where
+        I: IntoIterator,
+        I::IntoIter: 'static,
+        I::Item: Into<Vec<u8>>,
+    {
+        let chunks = chunks.into_iter().map(|chunk| Ok(chunk.into()));
+        Body::from_kind(BodyKind::Chunks(Box::new(chunks)))
+    }
+
+    /// Like [`Body::from_chunks`], but a chunk may be an error. An error before any byte was
+    /// sent becomes a 500; after that it ends the response early (and is logged).
+    ///
+    /// ```
+    /// use rgiref::gateway::Body;
+    /// let rows: Vec<Result<String, std::io::Error>> = vec![Ok("a\n".into()), Ok("b\n".into())];
+    /// let body = Body::from_fallible_chunks(rows);
+    /// # drop(body);
+    /// ```
+    pub fn from_fallible_chunks<I, T, E>(chunks: I) -> Body
+    where
+        I: IntoIterator<Item = Result<T, E>>,
+        I::IntoIter: 'static,
+        T: Into<Vec<u8>>,
+        E: Into<AppError>,
+    {
+        let chunks = chunks
+            .into_iter()
+            .map(|chunk| chunk.map(Into::into).map_err(Into::into));
+        Body::from_kind(BodyKind::Chunks(Box::new(chunks)))
+    }
+
+    /// A body streamed from `reader`; give its `length` if you know it, for `Content-Length`.
+    ///
+    /// ```
+    /// use rgiref::gateway::Body;
+    /// let body = Body::from_reader(std::io::repeat(b'x').take(1000), Some(1000));
+    /// assert_eq!(body.length(), Some(1000));
+    /// # use std::io::Read;
+    /// ```
+    pub fn from_reader(reader: impl Read + 'static, length: Option<u64>) -> Body {
+        Body::from_kind(BodyKind::Reader {
+            reader: Box::new(reader),
+            length,
+        })
+    }
+
+    /// The rest of `file`, from its current position to its end, sent with `Content-Length`.
+    /// This is the counterpart of `wsgi.file_wrapper`: on Linux the HTTP server copies it with
+    /// `sendfile(2)`, so the bytes go from the page cache to the socket without passing
+    /// through this process. Fails only if the file's size or position cannot be read.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// use rgiref::gateway::Body;
+    /// let body = Body::file(std::fs::File::open("Cargo.toml")?)?;
+    /// assert!(body.length().unwrap() > 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn file(mut file: File) -> std::io::Result<Body> {
+        use std::io::Seek;
+        let size = file.metadata()?.len();
+        let position = file.stream_position()?;
+        let length = size.saturating_sub(position);
+        Ok(Body::from_kind(BodyKind::File { file, length }))
+    }
+
+    /// Registers `clean_up` to run when the server is done with this body, however the response
+    /// ended (WSGI's `close()`). Several registrations run in order.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use std::cell::Cell;
+    /// use rgiref::gateway::Body;
+    /// let closed = Rc::new(Cell::new(false));
+    /// let flag = Rc::clone(&closed);
+    /// let body = Body::from("bye").on_close(move || flag.set(true));
+    /// drop(body); // the server does this when the response is over
+    /// assert!(closed.get());
+    /// ```
+    pub fn on_close(mut self, clean_up: impl FnOnce() + 'static) -> Body {
+        self.on_close.push(Box::new(clean_up));
+        self
+    }
+
+    /// The body's length in bytes, if known before sending it.
+    pub fn length(&self) -> Option<u64> {
+        match &self.kind {
+            BodyKind::Bytes(bytes) => Some(bytes.len() as u64),
+            BodyKind::Chunks(_) => None,
+            BodyKind::Reader { length, .. } => *length,
+            BodyKind::File { length, .. } => Some(*length),
+        }
+    }
+
+    fn from_kind(kind: BodyKind) -> Body {
+        Body {
+            kind,
+            on_close: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        for clean_up in self.on_close.drain(..) {
+            clean_up();
+        }
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Body {
+        Body::from_kind(BodyKind::Bytes(bytes))
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Body {
+        Body::from(text.into_bytes())
+    }
+}
+
+impl From<&str> for Body {
+    fn from(text: &str) -> Body {
+        Body::from(text.as_bytes().to_vec())
+    }
+}
+
+impl From<&[u8]> for Body {
+    fn from(bytes: &[u8]) -> Body {
+        Body::from(bytes.to_vec())
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            BodyKind::Bytes(_) => "bytes",
+            BodyKind::Chunks(_) => "chunks",
+            BodyKind::Reader { .. } => "reader",
+            BodyKind::File { .. } => "file",
+        };
+        write!(f, "Body {{ kind: {kind}, length: {:?} }}", self.length())
+    }
+}

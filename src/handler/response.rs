@@ -1,0 +1,343 @@
+//! The response in progress: what the application asked for, and what has been sent.
+//!
+//! Stage: **send headers** and **send body**, for every transport.
+//!
+//! Interface (used by the engine and by `StartResponse`, never by applications):
+//! * [`ResponseState::set`] stores a status and headers that `StartResponse` has checked.
+//! * [`ResponseState::write_body`] sends body bytes, sending the header block first if this is
+//!   the first byte. This is the one place the header block is made, so "headers wait for the
+//!   first body byte" holds however the bytes arrive (returned body, legacy `write`, file).
+//! * [`ResponseState::finish`] sends the header block if nothing else did (an empty body), and
+//!   checks the body matched the `Content-Length` the application declared.
+//!
+//! The header block, for an origin server (HTTP) and for a gateway (CGI, FastCGI) — wsgiref's
+//! `origin_server` switch:
+//!
+//! ```text
+//!   HTTP/1.0 200 OK\r\n              Status: 200 OK\r\n
+//!   Date: Tue, 24 Nov 2026 …\r\n     (the web server in front adds Date and Server)
+//!   Server: rgiref/0.1.0\r\n
+//!   <the application's headers>      <the application's headers>
+//!   Content-Length: 13\r\n           Content-Length: 13\r\n      (if known and not given)
+//!   \r\n                             \r\n
+//! ```
+//!
+//! An HTTP/0.9 client gets neither: only the body (RFC 1945 §4.1 "Simple-Response").
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io;
+use std::time::SystemTime;
+
+use super::{is_client_gone, Transport};
+
+/// What kind of response the request allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestKind {
+    /// An HTTP/0.9 request: the response is the body alone, no status line or headers.
+    pub http09: bool,
+    /// A HEAD request: status and headers, no body bytes (RFC 9110 §9.3.2).
+    pub head: bool,
+}
+
+impl RequestKind {
+    /// Reads the kind from `SERVER_PROTOCOL` and `REQUEST_METHOD`, as wsgiref's
+    /// `client_is_modern` does.
+    pub fn from_environ(environ: &crate::gateway::Environ) -> RequestKind {
+        RequestKind {
+            http09: environ.get("SERVER_PROTOCOL") == Some("HTTP/0.9"),
+            head: environ.method() == "HEAD",
+        }
+    }
+}
+
+/// How sending failed: the application's fault, or the client's.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// The application broke a rule (no `start`, more bytes than its `Content-Length`, …).
+    App(String),
+    /// Writing to the client failed: it went away, or stopped reading.
+    Client(io::Error),
+}
+
+impl SendError {
+    /// For the legacy `write` handle, which speaks `io::Error`.
+    pub(crate) fn into_io(self) -> io::Error {
+        match self {
+            SendError::App(message) => io::Error::new(io::ErrorKind::InvalidInput, message),
+            SendError::Client(error) => error,
+        }
+    }
+}
+
+/// The engine's record of one response. See the module docs.
+pub struct ResponseState {
+    // How to frame the response (from the Handler and the request).
+    origin_server: bool,
+    http_version: &'static str,
+    server_software: String,
+    kind: RequestKind,
+
+    // What the application asked for.
+    status: Option<(u16, String)>,
+    headers: Vec<(String, String)>,
+    declared_length: Option<u64>,
+    misuse: Option<String>,
+
+    // What has happened on the wire.
+    headers_sent: bool,
+    body_bytes: u64,
+    client_error: Option<String>,
+}
+
+impl ResponseState {
+    pub(crate) fn new(handler: &super::Handler, kind: RequestKind) -> ResponseState {
+        ResponseState {
+            origin_server: handler.origin_server,
+            http_version: handler.http_version,
+            server_software: handler.server_software.clone(),
+            kind,
+            status: None,
+            headers: Vec::new(),
+            declared_length: None,
+            misuse: None,
+            headers_sent: false,
+            body_bytes: 0,
+            client_error: None,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> RequestKind {
+        self.kind
+    }
+
+    pub(crate) fn is_started(&self) -> bool {
+        self.status.is_some()
+    }
+
+    pub(crate) fn headers_sent(&self) -> bool {
+        self.headers_sent
+    }
+
+    pub(crate) fn status_code(&self) -> Option<u16> {
+        self.status.as_ref().map(|(code, _)| *code)
+    }
+
+    pub(crate) fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
+    pub(crate) fn misuse(&self) -> Option<&str> {
+        self.misuse.as_deref()
+    }
+
+    pub(crate) fn client_error(&self) -> Option<&str> {
+        self.client_error.as_deref()
+    }
+
+    /// Stores a checked status and headers, replacing any earlier ones.
+    pub(crate) fn set(
+        &mut self,
+        code: u16,
+        status: String,
+        headers: Vec<(String, String)>,
+        declared: Option<u64>,
+    ) {
+        self.status = Some((code, status));
+        self.headers = headers;
+        self.declared_length = declared;
+    }
+
+    /// Remembers the first rule the application broke; later ones are usually consequences.
+    pub(crate) fn record_misuse(&mut self, message: String) {
+        self.misuse.get_or_insert(message);
+    }
+
+    /// True if body bytes go on the wire for this response: not for HEAD, and never for
+    /// 204 No Content or 304 Not Modified, which have no body by definition (RFC 9110 §6.4.1).
+    pub(crate) fn sends_body(&self) -> bool {
+        !self.kind.head && !matches!(self.status_code(), Some(204) | Some(304))
+    }
+
+    /// Sends body bytes (headers first if these are the first). `known_length` is the whole
+    /// body's length if the caller knows it; it is used only if this call sends the headers.
+    pub(crate) fn write_body(
+        &mut self,
+        transport: &mut dyn Transport,
+        bytes: &[u8],
+        known_length: Option<u64>,
+    ) -> Result<(), SendError> {
+        if let Some(misuse) = &self.misuse {
+            // Once the application has broken a rule, nothing more of its response is sent:
+            // the engine will answer 500 instead, or end the response if that is too late.
+            return Err(SendError::App(misuse.clone()));
+        }
+        if bytes.is_empty() {
+            return Ok(()); // PEP 3333: empty chunks do not trigger the headers
+        }
+        self.ensure_headers_sent(transport, known_length)?;
+        if !self.sends_body() {
+            return Ok(());
+        }
+        let allowed = self.allowance(bytes.len() as u64) as usize;
+        self.send(transport, &bytes[..allowed])?;
+        if allowed < bytes.len() {
+            return Err(self.too_long());
+        }
+        Ok(())
+    }
+
+    /// Sends `length` bytes of `file` through the transport's file path (sendfile on sockets).
+    pub(crate) fn send_file(
+        &mut self,
+        transport: &mut dyn Transport,
+        file: &mut File,
+        length: u64,
+    ) -> Result<(), SendError> {
+        self.ensure_headers_sent(transport, Some(length))?;
+        if !self.sends_body() {
+            return Ok(());
+        }
+        let allowed = self.allowance(length);
+        let sent = match transport.send_file(file, allowed) {
+            Ok(sent) => sent,
+            Err(error) if is_client_gone(&error) => return Err(self.client_failed(error)),
+            Err(error) => {
+                return Err(SendError::App(format!(
+                    "reading the body's file failed: {error}"
+                )))
+            }
+        };
+        self.body_bytes += sent;
+        if sent < allowed {
+            return Err(SendError::App(format!(
+                "the body's file ended after {sent} of {allowed} bytes"
+            )));
+        }
+        if allowed < length {
+            return Err(self.too_long());
+        }
+        Ok(())
+    }
+
+    /// Sends the header block now if no body byte has, with the body's `known_length`.
+    pub(crate) fn ensure_headers_sent(
+        &mut self,
+        transport: &mut dyn Transport,
+        known_length: Option<u64>,
+    ) -> Result<(), SendError> {
+        if self.headers_sent {
+            return Ok(());
+        }
+        if let Some(misuse) = &self.misuse {
+            return Err(SendError::App(misuse.clone()));
+        }
+        let block = self.header_block(known_length)?;
+        self.headers_sent = true;
+        if !block.is_empty() {
+            self.write_raw(transport, block.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Ends the body: sends the headers if nothing has (an empty body: `Content-Length: 0`),
+    /// pushes everything out, and checks the declared `Content-Length` was honoured.
+    pub(crate) fn finish(&mut self, transport: &mut dyn Transport) -> Result<(), SendError> {
+        self.ensure_headers_sent(transport, Some(0))?;
+        self.flush(transport)?;
+        match self.declared_length {
+            Some(declared) if self.sends_body() && self.body_bytes < declared => {
+                Err(SendError::App(format!(
+                    "the application declared Content-Length: {declared} but sent only {} bytes",
+                    self.body_bytes
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Pushes buffered bytes to the client.
+    pub(crate) fn flush(&mut self, transport: &mut dyn Transport) -> Result<(), SendError> {
+        transport.flush().map_err(|error| self.client_failed(error))
+    }
+
+    /// The status line (or `Status:` header) and headers, ready for the wire; empty for
+    /// HTTP/0.9. Fails if the application never called `start`.
+    fn header_block(&self, known_length: Option<u64>) -> Result<String, SendError> {
+        let Some((code, status)) = &self.status else {
+            return Err(SendError::App(
+                "the application returned without calling start_response".to_owned(),
+            ));
+        };
+        if self.kind.http09 && self.origin_server {
+            return Ok(String::new());
+        }
+        let mut block = String::with_capacity(256);
+        if self.origin_server {
+            // `write!` into a String cannot fail; the results below are ignored for that reason.
+            let _ = write!(block, "HTTP/{} {status}\r\n", self.http_version);
+            if !self.has_header("Date") {
+                let _ = write!(
+                    block,
+                    "Date: {}\r\n",
+                    crate::date::http_date(SystemTime::now())
+                );
+            }
+            if !self.has_header("Server") && !self.server_software.is_empty() {
+                let _ = write!(block, "Server: {}\r\n", self.server_software);
+            }
+        } else {
+            let _ = write!(block, "Status: {status}\r\n");
+        }
+        for (name, value) in &self.headers {
+            let _ = write!(block, "{name}: {value}\r\n");
+        }
+        let bodiless = matches!(code, 204 | 304);
+        if let (None, Some(length), false) = (self.declared_length, known_length, bodiless) {
+            let _ = write!(block, "Content-Length: {length}\r\n");
+        }
+        block.push_str("\r\n");
+        Ok(block)
+    }
+
+    fn has_header(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    /// How many of `wanted` more body bytes fit in the declared `Content-Length`.
+    fn allowance(&self, wanted: u64) -> u64 {
+        match self.declared_length {
+            Some(declared) => wanted.min(declared.saturating_sub(self.body_bytes)),
+            None => wanted,
+        }
+    }
+
+    fn too_long(&mut self) -> SendError {
+        let message = format!(
+            "the application sent more than its Content-Length of {} bytes; the rest was not sent",
+            self.declared_length.unwrap_or(0)
+        );
+        self.record_misuse(message.clone());
+        SendError::App(message)
+    }
+
+    /// Sends body bytes and counts them (the count is what the access log reports).
+    fn send(&mut self, transport: &mut dyn Transport, bytes: &[u8]) -> Result<(), SendError> {
+        self.write_raw(transport, bytes)?;
+        self.body_bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn write_raw(&mut self, transport: &mut dyn Transport, bytes: &[u8]) -> Result<(), SendError> {
+        transport
+            .write(bytes)
+            .map_err(|error| self.client_failed(error))
+    }
+
+    fn client_failed(&mut self, error: io::Error) -> SendError {
+        self.client_error.get_or_insert_with(|| error.to_string());
+        SendError::Client(error)
+    }
+}

@@ -1,0 +1,197 @@
+//! From a parsed HTTP request to the CGI variables of an environ.
+//!
+//! Stage: **build environ**. In: a [`RequestHead`](super::RequestHead), its body
+//! [`Framing`](super::Framing), and the two ends of the connection. Out: the variables of
+//! RFC 3875 §4.1, sorted, plus a note for each header we refused to pass on.
+//!
+//! The rules, each with its reason:
+//!
+//! * `PATH_INFO` is the target's path, percent-decoded by `crate::percent::decode_path`
+//!   (which says how bytes that are not UTF-8 are kept); `QUERY_STRING` stays encoded, as CGI
+//!   requires (RFC 3875 §4.1.7). `SCRIPT_NAME` is empty: the application is mounted at `/`.
+//! * A path starting with `//` is reduced to one `/`, as wsgiref does (gh-87389): `//evil.com`
+//!   would otherwise reach an application that may echo it into a `Location:` header, and a
+//!   browser reads `//evil.com` as another site.
+//! * An absolute-form target (`GET http://host/path`) contributes only its path and query.
+//! * Each header `Foo-Bar` becomes `HTTP_FOO_BAR` (RFC 3875 §4.1.18); repeated headers are joined
+//!   with `,` as wsgiref does; `Content-Type` and `Content-Length` become `CONTENT_TYPE` and
+//!   `CONTENT_LENGTH` instead, and are present only when the request has them.
+//! * A header name containing `_` is **dropped** (and noted for the log): `X_Forwarded_For` and
+//!   `X-Forwarded-For` would both become `HTTP_X_FORWARDED_FOR`, so a client could forge a header
+//!   that a proxy in front had set. nginx drops them by default for the same reason.
+//! * A `Proxy:` header is dropped: as `HTTP_PROXY` it would look like the `HTTP_PROXY`
+//!   environment variable that HTTP client libraries obey, letting a client reroute the
+//!   application's outgoing requests ("httpoxy", CVE-2016-5385).
+//! * `SERVER_NAME` is the address the client connected to, not a name looked up in DNS
+//!   (wsgiref calls `getfqdn()`, which can stall for seconds); `HTTP_HOST` carries the name the
+//!   client used. IPv6 addresses are bracketed there, as RFC 3875 §4.1.14 requires.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use super::request::{Framing, RequestHead};
+use super::{Refusal, Status};
+use crate::percent::decode_path;
+
+/// The facts about a connection that end up in the environ.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// Our end: becomes `SERVER_NAME` and `SERVER_PORT`.
+    pub local: SocketAddr,
+    /// The client's end: becomes `REMOTE_ADDR` and `REMOTE_PORT`.
+    pub peer: SocketAddr,
+    /// Becomes `SERVER_SOFTWARE`.
+    pub server_software: String,
+}
+
+/// The CGI variables for one request, and what was left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgiVariables {
+    /// The variables, sorted by name.
+    pub vars: BTreeMap<String, String>,
+    /// One message per request header that was not passed on, for the log.
+    pub dropped: Vec<String>,
+}
+
+/// Builds the CGI variables for a request. Fails only if the path cannot be decoded.
+///
+/// ```
+/// use rgiref::http::{body_framing, read_request_head, Limits};
+/// use rgiref::http::environ::{cgi_variables, ConnectionInfo};
+///
+/// let head = read_request_head(&mut &b"GET /caf%C3%A9?q=%20 HTTP/1.1\r\nHost: localhost\r\n\r\n"[..], &Limits::default()).unwrap();
+/// let connection = ConnectionInfo {
+///     local: "127.0.0.1:8000".parse().unwrap(),
+///     peer: "127.0.0.1:54321".parse().unwrap(),
+///     server_software: "rgiref/0.1.0".into(),
+/// };
+/// let cgi = cgi_variables(&head, body_framing(&head).unwrap(), &connection).unwrap();
+/// assert_eq!(cgi.vars["PATH_INFO"], "/café");
+/// assert_eq!(cgi.vars["QUERY_STRING"], "q=%20");
+/// assert_eq!(cgi.vars["HTTP_HOST"], "localhost");
+/// assert_eq!(cgi.vars["SERVER_PORT"], "8000");
+/// ```
+pub fn cgi_variables(
+    head: &RequestHead,
+    framing: Framing,
+    connection: &ConnectionInfo,
+) -> Result<CgiVariables, Refusal> {
+    let (path, query) = split_target(&head.target);
+    let path_info = decode_path(&path).map_err(|error| Refusal {
+        status: Status::BAD_REQUEST,
+        message: format!(
+            "bad path in request target {}: {error}",
+            crate::log::quote(head.target.as_bytes())
+        ),
+    })?;
+
+    let mut vars = BTreeMap::new();
+    let mut set = |name: &str, value: String| {
+        vars.insert(name.to_owned(), value);
+    };
+    // RFC 3875 §4.1, in the order the RFC lists them.
+    set("GATEWAY_INTERFACE", "CGI/1.1".to_owned());
+    set("PATH_INFO", path_info);
+    set("QUERY_STRING", query);
+    set(
+        "REMOTE_ADDR",
+        connection.peer.ip().to_canonical().to_string(),
+    );
+    set("REQUEST_METHOD", head.method.clone());
+    set("SCRIPT_NAME", String::new());
+    set("SERVER_NAME", server_name(&connection.local));
+    set("SERVER_PORT", connection.local.port().to_string());
+    set("SERVER_PROTOCOL", head.version.to_string());
+    set("SERVER_SOFTWARE", connection.server_software.clone());
+    // Not in RFC 3875, but set by Apache, nginx and lighttpd alike, and useful to see.
+    set("REMOTE_PORT", connection.peer.port().to_string());
+    set("REQUEST_URI", head.target.clone());
+    if let (Framing::Length(length), true) = (framing, head.has_header("Content-Length")) {
+        set("CONTENT_LENGTH", length.to_string());
+    }
+
+    let dropped = add_header_variables(&mut vars, head);
+    Ok(CgiVariables { vars, dropped })
+}
+
+/// Adds `HTTP_*` (and `CONTENT_TYPE`) for the request headers; returns what was dropped.
+fn add_header_variables(vars: &mut BTreeMap<String, String>, head: &RequestHead) -> Vec<String> {
+    let mut dropped = Vec::new();
+    for (name, value) in &head.headers {
+        if name.contains('_') {
+            dropped.push(format!(
+                "dropped request header {name:?}: a name with \"_\" could pass for the header with \"-\" in the environ"
+            ));
+            continue;
+        }
+        let key = match name.to_ascii_uppercase().replace('-', "_").as_str() {
+            "CONTENT_LENGTH" => continue, // already set from the checked framing
+            "CONTENT_TYPE" => "CONTENT_TYPE".to_owned(),
+            "PROXY" => {
+                dropped.push("dropped request header \"Proxy\": as HTTP_PROXY it would redirect the application's own HTTP requests (httpoxy)".to_owned());
+                continue;
+            }
+            other => format!("HTTP_{other}"),
+        };
+        vars.entry(key)
+            .and_modify(|joined| {
+                joined.push(',');
+                joined.push_str(value);
+            })
+            .or_insert_with(|| value.clone());
+    }
+    dropped
+}
+
+/// Splits a request target into its path and query, both still percent-encoded.
+fn split_target(target: &str) -> (String, String) {
+    let target = origin_form(target);
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    // gh-87389: a leading "//" would make the path look like another host.
+    let path = match path.starts_with("//") {
+        true => format!("/{}", path.trim_start_matches('/')),
+        false => path.to_owned(),
+    };
+    (path, query.to_owned())
+}
+
+/// An absolute-form target reduced to its path and query (`http://host:8000/a?b` → `/a?b`,
+/// `http://host?b` → `/?b`, since an empty path means `/`, RFC 9112 §3.2.2). Other targets are
+/// returned unchanged.
+fn origin_form(target: &str) -> String {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target.to_owned();
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return target.to_owned();
+    }
+    match rest.find(['/', '?']) {
+        Some(start) if rest[start..].starts_with('?') => format!("/{}", &rest[start..]),
+        Some(start) => rest[start..].to_owned(),
+        None => "/".to_owned(),
+    }
+}
+
+fn server_name(local: &SocketAddr) -> String {
+    match local {
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let split = |t: &str| split_target(t);
+        assert_eq!(split("/a?b=1?c"), ("/a".into(), "b=1?c".into()));
+        assert_eq!(split("//evil.com/x"), ("/evil.com/x".into(), "".into()));
+        assert_eq!(split("/a//b"), ("/a//b".into(), "".into()));
+        assert_eq!(split("http://host:8000/a?b"), ("/a".into(), "b".into()));
+        assert_eq!(split("HTTP://host?b"), ("/".into(), "b".into()));
+        assert_eq!(split("http://host"), ("/".into(), "".into()));
+        assert_eq!(split("*"), ("*".into(), "".into()));
+    }
+}

@@ -1,0 +1,758 @@
+//! Reading a request head: the request line and the header fields.
+//!
+//! Stage: **read request**. In: a `BufRead` positioned at the start of a request. Out: a
+//! [`RequestHead`], or a [`RequestError`] naming the status to answer and what was wrong. The
+//! reader is left at the first byte of the body.
+//!
+//! The grammar (RFC 1945 §5, with RFC 9112's strictness where 1.0 is silent):
+//!
+//! ```text
+//!   Full-Request   = Request-Line              "POST /upload?x=1 HTTP/1.0" CRLF
+//!                    *( header-field CRLF )     "Content-Length: 5" CRLF
+//!                    CRLF                       CRLF
+//!                    [ Entity-Body ]            "hello"
+//!
+//!   Simple-Request = "GET" SP Request-URI CRLF  "GET /" CRLF          (HTTP/0.9, §4.1)
+//!
+//!   Request-Line   = Method SP Request-URI SP HTTP-Version CRLF        (§5.1; exactly one SP)
+//!   Method         = token                                             (§5.1.1; case-sensitive)
+//!   HTTP-Version   = "HTTP" "/" DIGIT "." DIGIT                        (RFC 9112 §2.3)
+//!   header-field   = field-name ":" OWS field-value OWS                (RFC 9112 §5)
+//!   field-name     = token           (no space before the colon: RFC 9112 §5.1)
+//! ```
+//!
+//! Line ends may be CRLF or a bare LF (RFC 9112 §2.2 allows accepting LF); a bare CR anywhere
+//! is refused, because some servers treat it as a line end and others do not.
+//!
+//! Every limit is in [`Limits`], named, with its status code:
+//!
+//! | limit                        | default | status when exceeded |
+//! |------------------------------|---------|----------------------|
+//! | [`Limits::max_request_line`] | 65536 B | 414 URI Too Long     |
+//! | [`Limits::max_header_fields`]| 100     | 431                  |
+//! | [`Limits::max_header_section`]| 65536 B| 431                  |
+//! | [`Limits::max_chunk_line`]   | 4096 B  | 400 (in the body)    |
+
+use std::fmt;
+use std::io::{self, BufRead};
+
+use super::grammar::is_token;
+use super::Status;
+use crate::log::quote;
+
+/// The limits on what a client may send, each checked at its edge: a request exactly at the
+/// limit is accepted, one byte (or field) more is refused.
+///
+/// ```
+/// use rgiref::http::Limits;
+/// let small = Limits { max_header_fields: 10, ..Limits::default() };
+/// assert_eq!(small.max_request_line, 65_536);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes in the request line, not counting its line end (wsgiref's and http.server's
+    /// limit). Empty lines before the request line count towards it too.
+    pub max_request_line: usize,
+    /// Header fields in one request (http.server's `_MAXHEADERS`). Also applies to the
+    /// trailer fields of a chunked body.
+    pub max_header_fields: usize,
+    /// Bytes of all header lines together, line ends included, not counting the empty line
+    /// that ends them. Also applies to a chunked body's trailer section.
+    pub max_header_section: usize,
+    /// Bytes in one chunk-size line of a chunked body, not counting its line end.
+    pub max_chunk_line: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_request_line: 65_536,
+            max_header_fields: 100,
+            max_header_section: 65_536,
+            max_chunk_line: 4_096,
+        }
+    }
+}
+
+/// An HTTP version, e.g. `HTTP/1.1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    /// The digit before the dot.
+    pub major: u8,
+    /// The digit after the dot.
+    pub minor: u8,
+}
+
+impl Version {
+    /// HTTP/0.9: a request line without a version, answered with the body alone.
+    pub const HTTP_09: Version = Version { major: 0, minor: 9 };
+    /// HTTP/1.0.
+    pub const HTTP_10: Version = Version { major: 1, minor: 0 };
+    /// HTTP/1.1.
+    pub const HTTP_11: Version = Version { major: 1, minor: 1 };
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP/{}.{}", self.major, self.minor)
+    }
+}
+
+/// A parsed request head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// The method, case as sent (`GET`).
+    pub method: String,
+    /// The request target exactly as sent (`/a%20b?x=1`); becomes `REQUEST_URI`.
+    pub target: String,
+    /// The version; [`Version::HTTP_09`] for a Simple-Request.
+    pub version: Version,
+    /// The header fields in order: names as sent, values with surrounding whitespace removed.
+    pub headers: Vec<(String, String)>,
+    /// The request line as sent, for the access log.
+    pub request_line: String,
+}
+
+impl RequestHead {
+    /// Every value of header `name` (case-insensitive), in order.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// True if the request has a header `name`.
+    pub fn has_header(&self, name: &str) -> bool {
+        self.header_values(name).next().is_some()
+    }
+}
+
+/// A request the server refuses: the status to answer with, and a message naming the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The status to answer with.
+    pub status: Status,
+    /// What was wrong, quoting the offending input.
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(status: Status, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Refusal {
+        Refusal::new(Status::BAD_REQUEST, message)
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status, self.message)
+    }
+}
+
+/// Why no request head came out.
+#[derive(Debug)]
+pub enum Problem {
+    /// The client sent something we refuse.
+    Refused(Refusal),
+    /// The socket's read timeout ran out before the head was complete.
+    TimedOut,
+    /// The client closed the connection before the head was complete.
+    Closed,
+    /// Reading failed for another reason.
+    Io(io::Error),
+}
+
+/// A failed read of a request head, with the request line if it got that far (for the log).
+#[derive(Debug)]
+pub struct RequestError {
+    /// What went wrong.
+    pub problem: Problem,
+    /// The request line, if it was read.
+    pub request_line: Option<String>,
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.problem {
+            Problem::Refused(refusal) => refusal.fmt(f),
+            Problem::TimedOut => f.write_str("the request head did not arrive in time"),
+            Problem::Closed => {
+                f.write_str("the client closed the connection in the middle of its request")
+            }
+            Problem::Io(error) => write!(f, "reading the request failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// Reads one request head from `reader`.
+///
+/// ```
+/// use rgiref::http::{read_request_head, Limits, Version};
+/// let mut input = &b"GET /hello?x=1 HTTP/1.1\r\nHost: example.org\r\n\r\n"[..];
+/// let head = read_request_head(&mut input, &Limits::default()).unwrap();
+/// assert_eq!((head.method.as_str(), head.target.as_str()), ("GET", "/hello?x=1"));
+/// assert_eq!(head.version, Version::HTTP_11);
+/// assert_eq!(head.headers, vec![("Host".to_string(), "example.org".to_string())]);
+///
+/// let mut bad = &b"GET  / HTTP/1.0\r\n\r\n"[..];
+/// let error = read_request_head(&mut bad, &Limits::default()).unwrap_err();
+/// assert_eq!(error.to_string(), "400 Bad Request: bad request line: \"GET  / HTTP/1.0\" (it must be METHOD SP TARGET SP HTTP/x.y)");
+/// ```
+pub fn read_request_head(
+    reader: &mut impl BufRead,
+    limits: &Limits,
+) -> Result<RequestHead, RequestError> {
+    let fail = |problem, line: Option<&str>| RequestError {
+        problem,
+        request_line: line.map(str::to_owned),
+    };
+
+    let line = read_request_line(reader, limits).map_err(|p| fail(p, None))?;
+    let (method, target, version) = match parse_request_line(&line) {
+        Ok(parts) => parts,
+        Err(refusal) => {
+            let printable = String::from_utf8_lossy(&line).into_owned();
+            return Err(fail(Problem::Refused(refusal), Some(&printable)));
+        }
+    };
+    // The checks above guarantee the line is UTF-8 (ASCII, plus UTF-8 in the target).
+    let request_line = String::from_utf8_lossy(&line).into_owned();
+    let headers = if version == Version::HTTP_09 {
+        Vec::new() // a Simple-Request has no headers: answer at once, don't wait for any
+    } else {
+        read_headers(reader, limits).map_err(|p| fail(p, Some(&request_line)))?
+    };
+    Ok(RequestHead {
+        method,
+        target,
+        version,
+        headers,
+        request_line,
+    })
+}
+
+/// Reads the request line, skipping empty lines before it (RFC 9112 §2.2).
+fn read_request_line(reader: &mut impl BufRead, limits: &Limits) -> Result<Vec<u8>, Problem> {
+    let mut budget = limits.max_request_line;
+    loop {
+        let line = read_line(reader, budget)
+            .map_err(|e| e.into_problem(|| request_line_too_long(limits)))?;
+        if !line.bytes.is_empty() {
+            return Ok(line.bytes);
+        }
+        // An empty line: tolerated, but it spends the same budget, so an endless stream of
+        // CRLFs is cut off like an endless request line.
+        budget = budget
+            .checked_sub(line.consumed)
+            .ok_or_else(|| Problem::Refused(request_line_too_long(limits)))?;
+    }
+}
+
+fn request_line_too_long(limits: &Limits) -> Refusal {
+    Refusal::new(
+        Status::URI_TOO_LONG,
+        format!(
+            "the request line is longer than {} bytes",
+            limits.max_request_line
+        ),
+    )
+}
+
+/// Splits and checks a request line: `METHOD SP TARGET SP HTTP/x.y`, or `GET SP TARGET`.
+fn parse_request_line(line: &[u8]) -> Result<(String, String, Version), Refusal> {
+    let bad_line =
+        |why: &str| Refusal::bad_request(format!("bad request line: {} ({why})", quote(line)));
+    let text = std::str::from_utf8(line).map_err(|_| bad_line("it is not ASCII or UTF-8"))?;
+    let parts: Vec<&str> = text.split(' ').collect();
+    let (method, target, version) = match parts.as_slice() {
+        [method, target, version] => (*method, *target, parse_version(version, line)?),
+        [method, target] => (*method, *target, Version::HTTP_09),
+        _ => return Err(bad_line("it must be METHOD SP TARGET SP HTTP/x.y")),
+    };
+    if !is_token(method) {
+        return Err(bad_line("the method must be a token, like GET"));
+    }
+    if version == Version::HTTP_09 && method != "GET" {
+        return Err(bad_line("an HTTP/0.9 request can only be GET"));
+    }
+    check_target(target, method).map_err(bad_line)?;
+    Ok((method.to_owned(), target.to_owned(), version))
+}
+
+/// `HTTP/DIGIT.DIGIT`. Major version 1 is what we speak; 2 and up is a different protocol.
+fn parse_version(version: &str, line: &[u8]) -> Result<Version, Refusal> {
+    let digits = version.strip_prefix("HTTP/").map(str::as_bytes);
+    let parsed = match digits {
+        Some([major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9']) => Version {
+            major: major - b'0',
+            minor: minor - b'0',
+        },
+        _ => {
+            return Err(Refusal::bad_request(format!(
+                "bad request line: {} (the version must look like HTTP/1.0)",
+                quote(line)
+            )))
+        }
+    };
+    match parsed.major {
+        1 => Ok(parsed),
+        0 => Err(Refusal::bad_request(format!(
+            "bad HTTP version {version:?}: an HTTP/0.9 request has no version on its request line"
+        ))),
+        _ => Err(Refusal::new(
+            Status::HTTP_VERSION_NOT_SUPPORTED,
+            format!("{version} is not supported; this server speaks HTTP/1.0 (and understands 1.1 requests)"),
+        )),
+    }
+}
+
+/// The request target (RFC 9112 §3.2): origin-form `/path?query`, absolute-form
+/// `http://host/path` (which a server must accept, §3.2.2), or `*` for `OPTIONS`.
+fn check_target(target: &str, method: &str) -> Result<(), &'static str> {
+    if target.bytes().any(|b| b.is_ascii_control()) {
+        return Err("the target contains a control character");
+    }
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    let absolute = lower.starts_with("http://") || lower.starts_with("https://");
+    match target {
+        "*" if method == "OPTIONS" => Ok(()),
+        "*" => Err("the target * is only for OPTIONS"),
+        _ if target.starts_with('/') || absolute => Ok(()),
+        _ => Err("the target must start with / (or be an absolute http:// URL)"),
+    }
+}
+
+/// Reads header lines until the empty line that ends them.
+fn read_headers(
+    reader: &mut impl BufRead,
+    limits: &Limits,
+) -> Result<Vec<(String, String)>, Problem> {
+    read_field_section(reader, limits, "header")
+}
+
+/// Reads a field section — the request headers, or a chunked body's trailers — enforcing the
+/// field-count and byte limits. `what` ("header", "trailer") names it in messages.
+pub(crate) fn read_field_section(
+    reader: &mut impl BufRead,
+    limits: &Limits,
+    what: &str,
+) -> Result<Vec<(String, String)>, Problem> {
+    let too_large =
+        |message: String| Problem::Refused(Refusal::new(Status::HEADER_FIELDS_TOO_LARGE, message));
+    let section_too_large = || {
+        format!(
+            "the {what} section is larger than {} bytes",
+            limits.max_header_section
+        )
+    };
+    let mut fields = Vec::new();
+    let mut used = 0usize;
+    loop {
+        let budget = limits.max_header_section - used;
+        let line = read_line(reader, budget).map_err(|e| {
+            e.into_problem(|| Refusal::new(Status::HEADER_FIELDS_TOO_LARGE, section_too_large()))
+        })?;
+        if line.bytes.is_empty() {
+            return Ok(fields);
+        }
+        used += line.consumed;
+        if used > limits.max_header_section {
+            return Err(too_large(section_too_large()));
+        }
+        if fields.len() == limits.max_header_fields {
+            return Err(too_large(format!(
+                "more than {} {what} fields",
+                limits.max_header_fields
+            )));
+        }
+        fields.push(parse_field_line(&line.bytes, what).map_err(Problem::Refused)?);
+    }
+}
+
+/// Parses `name: value` (RFC 9112 §5), refusing the forms that servers disagree about.
+pub(crate) fn parse_field_line(line: &[u8], what: &str) -> Result<(String, String), Refusal> {
+    let bad = |why: &str| Refusal::bad_request(format!("bad {what} line {}: {why}", quote(line)));
+    if line[0] == b' ' || line[0] == b'\t' {
+        // RFC 9112 §5.2: obs-fold. Some servers join it to the previous line, some don't.
+        return Err(bad("a line starting with whitespace continues the previous one (obsolete line folding), which is not allowed"));
+    }
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or_else(|| bad("there is no colon"))?;
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    if name.last().is_some_and(|&b| b == b' ' || b == b'\t') {
+        // RFC 9112 §5.1: "No whitespace is allowed between the field name and colon" — a
+        // proxy that strips it and a server that does not would see different headers.
+        return Err(bad("there is whitespace between the name and the colon"));
+    }
+    let name = std::str::from_utf8(name)
+        .ok()
+        .filter(|n| is_token(n))
+        .ok_or_else(|| bad("the name is not a token"))?;
+    let value = trim_ows(value);
+    if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(bad("the value contains a control character"));
+    }
+    Ok((name.to_owned(), field_text(value)))
+}
+
+/// Removes optional whitespace (SP, HTAB) around a field value.
+fn trim_ows(mut value: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = value {
+        value = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = value {
+        value = rest;
+    }
+    value
+}
+
+/// A field value as text: UTF-8 if it is UTF-8, otherwise each byte as the character with that
+/// number (ISO-8859-1, HTTP's historical charset for field values, RFC 9110 §5.5). Bytes
+/// 0x80–0xFF ("obs-text") are allowed in values but carry no agreed meaning.
+fn field_text(value: &[u8]) -> String {
+    match std::str::from_utf8(value) {
+        Ok(text) => text.to_owned(),
+        Err(_) => value.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
+/// How the request body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// Exactly this many bytes (0 when the request has no body).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// Decides how the body is delimited, refusing the combinations that make it ambiguous.
+///
+/// ```
+/// use rgiref::http::{body_framing, read_request_head, Framing, Limits};
+/// let head = |text: &str| read_request_head(&mut text.as_bytes(), &Limits::default()).unwrap();
+/// assert_eq!(body_framing(&head("POST / HTTP/1.0\r\nContent-Length: 5\r\n\r\n")), Ok(Framing::Length(5)));
+/// assert_eq!(body_framing(&head("GET / HTTP/1.0\r\n\r\n")), Ok(Framing::Length(0)));
+/// assert_eq!(body_framing(&head("POST / HTTP/1.0\r\n\r\n")).unwrap_err().status.code, 411);
+/// ```
+pub fn body_framing(head: &RequestHead) -> Result<Framing, Refusal> {
+    let has_length = head.has_header("Content-Length");
+    if head.has_header("Transfer-Encoding") {
+        return transfer_coding(head, has_length);
+    }
+    if has_length {
+        return content_length(head).map(Framing::Length);
+    }
+    if matches!(head.method.as_str(), "POST" | "PUT" | "PATCH") {
+        // RFC 1945 §7.2.2: an HTTP/1.0 request with a body must say how long it is.
+        return Err(Refusal::new(
+            Status::LENGTH_REQUIRED,
+            format!("a {} request needs a Content-Length (or, from HTTP/1.1 clients, Transfer-Encoding: chunked)", head.method),
+        ));
+    }
+    Ok(Framing::Length(0))
+}
+
+fn transfer_coding(head: &RequestHead, has_length: bool) -> Result<Framing, Refusal> {
+    let codings: Vec<&str> = head.header_values("Transfer-Encoding").collect();
+    let codings = codings.join(", ");
+    if has_length {
+        // RFC 9112 §6.1: both at once is how request smuggling works; refuse it.
+        return Err(Refusal::bad_request(
+            "the request has both Content-Length and Transfer-Encoding",
+        ));
+    }
+    if head.version < Version::HTTP_11 {
+        // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is faulty.
+        return Err(Refusal::bad_request(format!(
+            "Transfer-Encoding {codings:?} in an HTTP/1.0 request"
+        )));
+    }
+    if codings.trim().eq_ignore_ascii_case("chunked") {
+        return Ok(Framing::Chunked);
+    }
+    Err(Refusal::new(
+        Status::NOT_IMPLEMENTED,
+        format!("Transfer-Encoding {codings:?} is not supported (only chunked is)"),
+    ))
+}
+
+/// All `Content-Length` values must be the same whole number (RFC 9112 §6.3 item 5).
+fn content_length(head: &RequestHead) -> Result<u64, Refusal> {
+    let mut length = None;
+    for value in head.header_values("Content-Length") {
+        for item in value.split(',').map(|v| v.trim_matches([' ', '\t'])) {
+            let valid = !item.is_empty() && item.bytes().all(|b| b.is_ascii_digit());
+            let parsed: u64 = item.parse().ok().filter(|_| valid).ok_or_else(|| {
+                Refusal::bad_request(format!(
+                    "Content-Length {value:?} is not a whole number of bytes"
+                ))
+            })?;
+            if length.is_some_and(|l| l != parsed) {
+                let all: Vec<&str> = head.header_values("Content-Length").collect();
+                return Err(Refusal::bad_request(format!(
+                    "conflicting Content-Length values: {:?}",
+                    all.join(", ")
+                )));
+            }
+            length = Some(parsed);
+        }
+    }
+    length.ok_or_else(|| Refusal::bad_request("Content-Length is empty"))
+}
+
+/// True if the client asked for `100 Continue` before sending its body (RFC 9110 §10.1.1).
+/// An HTTP/1.0 client's `Expect` is ignored, as that section requires; any expectation other
+/// than `100-continue` gets 417.
+pub fn expects_continue(head: &RequestHead) -> Result<bool, Refusal> {
+    let Some(expect) = head.header_values("Expect").next() else {
+        return Ok(false);
+    };
+    if head.version < Version::HTTP_11 {
+        return Ok(false);
+    }
+    if expect.eq_ignore_ascii_case("100-continue") {
+        return Ok(true);
+    }
+    Err(Refusal::new(
+        Status::EXPECTATION_FAILED,
+        format!("unsupported expectation {expect:?} (only 100-continue is)"),
+    ))
+}
+
+/// One line read by [`read_line`]: its bytes without the line end, and how many bytes it used.
+pub(crate) struct Line {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) consumed: usize,
+}
+
+/// Why [`read_line`] returned no line.
+pub(crate) enum LineError {
+    /// Longer than allowed.
+    TooLong,
+    /// A CR not followed by LF.
+    BareCr(Vec<u8>),
+    /// The input ended before a line end.
+    Closed,
+    /// Reading failed.
+    Io(io::Error),
+}
+
+impl LineError {
+    /// The request-level problem; `too_long` says which limit a long line broke.
+    pub(crate) fn into_problem(self, too_long: impl FnOnce() -> Refusal) -> Problem {
+        match self {
+            LineError::TooLong => Problem::Refused(too_long()),
+            LineError::BareCr(line) => Problem::Refused(Refusal::bad_request(format!(
+                "a line contains a CR that is not followed by LF: {}",
+                quote(&line)
+            ))),
+            LineError::Closed => Problem::Closed,
+            LineError::Io(error) if is_timeout(&error) => Problem::TimedOut,
+            LineError::Io(error) => Problem::Io(error),
+        }
+    }
+}
+
+/// True for the errors a socket read timeout produces (`WouldBlock` on Unix, `TimedOut` on
+/// Windows and from our own deadline checks).
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Reads one line ending in LF (with or without CR before it) of at most `max` bytes, never
+/// holding more than `max + 2` bytes of it: a client cannot make us buffer an endless line.
+pub(crate) fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Line, LineError> {
+    let mut bytes = Vec::new();
+    let mut consumed = 0;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(LineError::Io(error)),
+        };
+        if available.is_empty() {
+            return Err(LineError::Closed);
+        }
+        let newline = available.iter().position(|&b| b == b'\n');
+        let take = newline.unwrap_or(available.len());
+        // +1: a CR before the LF is part of the line end, not of the line.
+        if bytes.len() + take > max + 1 {
+            return Err(LineError::TooLong);
+        }
+        bytes.extend_from_slice(&available[..take]);
+        let used = take + usize::from(newline.is_some());
+        reader.consume(used);
+        consumed += used;
+        if newline.is_some() {
+            break;
+        }
+    }
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    if bytes.contains(&b'\r') {
+        return Err(LineError::BareCr(bytes));
+    }
+    if bytes.len() > max {
+        return Err(LineError::TooLong);
+    }
+    Ok(Line { bytes, consumed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RequestHead, RequestError> {
+        read_request_head(&mut text.as_bytes(), &Limits::default())
+    }
+
+    fn refused(text: &str) -> Refusal {
+        match parse(text).unwrap_err().problem {
+            Problem::Refused(refusal) => refusal,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn http09_needs_no_headers() {
+        let head = parse("GET /\r\n").unwrap();
+        assert_eq!(head.version, Version::HTTP_09);
+        assert!(head.headers.is_empty());
+        assert!(refused("POST /\r\n").message.contains("HTTP/0.9"));
+    }
+
+    #[test]
+    fn bare_lf_line_ends_and_leading_empty_lines() {
+        let head = parse("\r\n\nGET / HTTP/1.0\nA: 1\n\n").unwrap();
+        assert_eq!(head.headers, vec![("A".into(), "1".into())]);
+    }
+
+    #[test]
+    fn request_line_errors() {
+        assert_eq!(refused("GET / HTTP/2.0\r\n\r\n").status.code, 505);
+        assert_eq!(refused("GET / HTTP/1\r\n\r\n").status.code, 400);
+        assert_eq!(refused("GET / http/1.0\r\n\r\n").status.code, 400);
+        assert_eq!(refused("G@T / HTTP/1.0\r\n\r\n").status.code, 400);
+        assert_eq!(refused("GET x HTTP/1.0\r\n\r\n").status.code, 400);
+        assert_eq!(refused("GET * HTTP/1.0\r\n\r\n").status.code, 400);
+        assert!(parse("OPTIONS * HTTP/1.0\r\n\r\n").is_ok());
+        assert!(parse("GET http://example.org/x HTTP/1.0\r\n\r\n").is_ok());
+        assert!(refused("GET /\rx HTTP/1.0\r\n\r\n").message.contains("CR"));
+    }
+
+    #[test]
+    fn header_errors() {
+        assert!(refused("GET / HTTP/1.0\r\nA : 1\r\n\r\n")
+            .message
+            .contains("whitespace between"));
+        assert!(refused("GET / HTTP/1.0\r\nA: 1\r\n continued\r\n\r\n")
+            .message
+            .contains("folding"));
+        assert!(refused("GET / HTTP/1.0\r\nNoColon\r\n\r\n")
+            .message
+            .contains("no colon"));
+        assert!(refused("GET / HTTP/1.0\r\nA\x01: 1\r\n\r\n")
+            .message
+            .contains("not a token"));
+        assert!(refused("GET / HTTP/1.0\r\nA: 1\x00\r\n\r\n")
+            .message
+            .contains("control"));
+    }
+
+    #[test]
+    fn obs_text_values_are_latin1() {
+        let mut bytes: &[u8] = b"GET / HTTP/1.0\r\nX: caf\xe9\r\n\r\n";
+        let head = read_request_head(&mut bytes, &Limits::default()).unwrap();
+        assert_eq!(head.headers[0].1, "caf\u{e9}");
+    }
+
+    #[test]
+    fn framing() {
+        let framing = |text: &str| body_framing(&parse(text).unwrap());
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n"),
+            Ok(Framing::Length(3))
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n")
+                .unwrap_err()
+                .status
+                .code,
+            400
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nContent-Length: -3\r\n\r\n")
+                .unwrap_err()
+                .status
+                .code,
+            400
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n")
+                .unwrap_err()
+                .status
+                .code,
+            400
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")
+                .unwrap_err()
+                .status
+                .code,
+            501
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n")
+                .unwrap_err()
+                .status
+                .code,
+            400
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
+                .unwrap_err()
+                .status
+                .code,
+            400
+        );
+    }
+
+    #[test]
+    fn expectations() {
+        let expect = |text: &str| expects_continue(&parse(text).unwrap());
+        assert_eq!(
+            expect("PUT / HTTP/1.1\r\nExpect: 100-Continue\r\n\r\n"),
+            Ok(true)
+        );
+        assert_eq!(
+            expect("PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"),
+            Ok(false)
+        );
+        assert_eq!(
+            expect("PUT / HTTP/1.1\r\nExpect: coffee\r\n\r\n")
+                .unwrap_err()
+                .status
+                .code,
+            417
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! # rgiref — the Rust Gateway Interface, and a server you can read
+//!
+//! rgiref is to Rust what Python's `wsgiref` is to Python: the *reference implementation* of a
+//! web gateway interface, written to be read. It answers one question — *what actually happens
+//! between a browser and a web application?* — with code small enough to read in an afternoon.
+//!
+//! It is a **development server**: one thread, one request at a time, HTTP/1.0. Use it to learn,
+//! to run examples, and as a throwaway server inside your own tests. It is not a production
+//! server and does not try to be: read the "Real world" notes in `TUTORIAL.md` for what a
+//! production server does differently, and why.
+//!
+//! ## The stack diagram
+//!
+//! A request passes through these boxes. The left column is the one every web stack has; the
+//! right column says which part of this crate plays each box.
+//!
+//! ```text
+//!   browser (curl, a test)                 the client
+//!      │  TCP bytes: "GET /hello HTTP/1.0\r\n…"
+//!      ▼
+//!   web server ─────────────────────────── server      [accept]        listen, take one connection
+//!      │                                   http        [read request]  bytes → request head + body
+//!      │                                   http        [build environ] head → environ
+//!   ═══╪═══ the gateway interface ════════ gateway     (RGI: Environ, StartResponse, Body)
+//!      │                                   handler     [call app]      environ → status, headers, body
+//!      ▼                                                 ↓ app(environ, start_response) → body
+//!   application ────────────────────────── your code (or demo::demo_app)
+//!      │                                   handler     [send headers]  status + headers → bytes
+//!      │                                   handler     [send body]     body → bytes
+//!      ▼                                   server      [finish]        close body, drain, close, log
+//!   browser
+//! ```
+//!
+//! In production the "web server" box is often two processes — nginx or lighttpd speaking HTTP,
+//! and behind it a FastCGI or CGI gateway that builds the environ — but the gateway interface in
+//! the middle is the same line. That line is the point: **an application written against it
+//! does not know, or care, which server is in front.** The engine in [`handler`] runs the
+//! application the same way whichever transport brought the request.
+//!
+//! The stages in square brackets are [`Stage`]s. Every file says at its top which stage(s) it
+//! implements, and every error line in the log names the stage it happened in.
+//!
+//! ## Where to start reading
+//!
+//! 1. [`gateway`] — the interface itself, with a table mapping it to WSGI (PEP 3333).
+//! 2. [`handler`] — the engine: `Handler::run` is the whole algorithm in a screenful.
+//! 3. [`http`] — request parsing, with the grammar drawn next to the code.
+//! 4. [`server`] — the blocking accept loop, the timeouts, and why one slow client blocks all.
+//!
+//! ## Hello world
+//!
+//! ```no_run
+//! use rgiref::gateway::{AppError, Body, Environ, StartResponse};
+//! use rgiref::server::Server;
+//!
+//! fn hello(_environ: &mut Environ, start_response: &mut StartResponse) -> Result<Body, AppError> {
+//!     start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+//!     Ok(Body::from("Hello world!\n"))
+//! }
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let server = Server::bind("127.0.0.1:8000", hello)?;
+//!     println!("development server at {}", server.url());
+//!     server.serve_forever();
+//!     Ok(())
+//! }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod date;
+pub mod demo;
+pub mod gateway;
+pub mod handler;
+pub mod http;
+pub mod log;
+pub mod percent;
+pub mod server;
+mod stage;
+
+pub use stage::Stage;
+
+/// The name and version this server gives in `Server:` and `SERVER_SOFTWARE`.
+pub const SERVER_SOFTWARE: &str = concat!("rgiref/", env!("CARGO_PKG_VERSION"));

@@ -1,0 +1,520 @@
+//! One connection, one request: from an accepted socket to the access-log line.
+//!
+//! Stages: **read request**, **build environ**, then the engine's **call app**, **send
+//! headers**, **send body**, then **finish** — for the HTTP transport. This file is the HTTP
+//! server's half of the stack diagram; `crate::handler` is the half every transport shares.
+//!
+//! Interface: [`serve`] takes an accepted connection and returns when it is closed. It never
+//! fails and never panics on anything the client sends: every problem becomes a response
+//! (where one can still be sent) and a log line.
+//!
+//! The steps, as [`serve`] runs them:
+//!
+//! ```text
+//!   wait for the first byte        Timeouts::first_byte    nothing → close quietly, log if idle
+//!   read the request head          Timeouts::request_head  bad → 4xx page; slow → 408
+//!   decide the body's framing      Content-Length/chunked  bad → 400/411/501
+//!   build the environ              CGI variables           bad path → 400
+//!   run the application            the engine              its status, or 500
+//!   drain what the app left unread Config::max_drain_bytes so the client sees our response
+//!   write the access-log line      then close the socket
+//! ```
+//!
+//! Log lines are written *before* the socket is closed, so by the time a client sees the
+//! connection end, everything about its request is in the log (tests rely on this).
+
+use std::cell::RefCell;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::socket::TimedReader;
+use super::Config;
+use crate::gateway::{Application, Environ, ErrorStream, Input};
+use crate::handler::{Handler, Outcome, RequestKind, Transport};
+use crate::http::environ::{cgi_variables, ConnectionInfo};
+use crate::http::request::is_timeout;
+use crate::http::{
+    body_framing, expects_continue, read_request_head, BodyReader, Framing, Problem, Refusal,
+    RequestError, RequestHead, Status, Version,
+};
+use crate::Stage;
+
+/// The buffered read side of a connection, as the head parser and the body reader see it.
+type ConnReader = BufReader<TimedReader>;
+
+/// Serves the one request on `stream`, then closes it. See the module docs.
+pub(crate) fn serve<A>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: &A,
+    config: &Config,
+    handler: &Handler,
+) where
+    A: Application + ?Sized,
+{
+    let accepted = Instant::now();
+    let mut conn = match Connection::open(stream, peer, config, handler) {
+        Ok(conn) => conn,
+        Err(error) => {
+            let client = peer.ip().to_canonical().to_string();
+            return config.log.line(
+                &client,
+                &format!(
+                    "{}: setting up the connection failed: {error}",
+                    Stage::Accept
+                ),
+            );
+        }
+    };
+    if conn.wait_for_first_byte(accepted + config.timeouts.first_byte) {
+        conn.serve_request(app, accepted);
+    }
+    conn.close();
+}
+
+/// What one connection needs while it is served.
+struct Connection<'s> {
+    stream: Rc<TcpStream>,
+    /// The read side, until the request body takes it over.
+    reader: Option<ConnReader>,
+    info: ConnectionInfo,
+    client: String,
+    config: &'s Config,
+    handler: &'s Handler,
+}
+
+impl<'s> Connection<'s> {
+    fn open(
+        stream: TcpStream,
+        peer: SocketAddr,
+        config: &'s Config,
+        handler: &'s Handler,
+    ) -> io::Result<Connection<'s>> {
+        // Responses leave in one or a few large writes; Nagle's algorithm would only add delay
+        // to a streamed body's small chunks.
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(config.timeouts.write))?;
+        let info = ConnectionInfo {
+            local: stream.local_addr()?,
+            peer,
+            server_software: config.server_software.clone(),
+        };
+        let stream = Rc::new(stream);
+        let reader = BufReader::new(TimedReader::new(
+            Rc::clone(&stream),
+            config.timeouts.body_read,
+        ));
+        Ok(Connection {
+            stream,
+            reader: Some(reader),
+            info,
+            client: peer.ip().to_canonical().to_string(),
+            config,
+            handler,
+        })
+    }
+
+    /// Waits for the client to start its request. False if there is nothing to serve.
+    fn wait_for_first_byte(&mut self, deadline: Instant) -> bool {
+        let Some(reader) = self.reader.as_mut() else {
+            return false;
+        };
+        reader.get_mut().set_deadline(Some(deadline));
+        match io::BufRead::fill_buf(reader) {
+            Ok(bytes) if !bytes.is_empty() => true,
+            // Connected and closed without a word: a port check, or a shutdown wake-up call.
+            // http.server is silent about these too.
+            Ok(_) => false,
+            Err(error) if is_timeout(&error) => {
+                let waited = self.config.timeouts.first_byte;
+                self.log(Stage::ReadRequest, &format!("closed an idle connection: no request within {waited:?} (a browser's spare pre-connect socket, usually)"));
+                false
+            }
+            Err(error) => {
+                self.log(
+                    Stage::ReadRequest,
+                    &format!("reading the request failed: {error}"),
+                );
+                false
+            }
+        }
+    }
+
+    /// Reads, checks and answers the request.
+    fn serve_request<A: Application + ?Sized>(&mut self, app: &A, accepted: Instant) {
+        // Stage "read request": the head, under the head deadline.
+        let Some(reader) = self.reader.as_mut() else {
+            return;
+        };
+        reader
+            .get_mut()
+            .set_deadline(Some(accepted + self.config.timeouts.request_head));
+        let head = match read_request_head(reader, &self.config.limits) {
+            Ok(head) => head,
+            Err(error) => return self.refuse_unreadable(error),
+        };
+        // What the head says about the body, and the environ's variables.
+        let framing = match body_framing(&head) {
+            Ok(framing) => framing,
+            Err(refusal) => return self.refuse(Stage::ReadRequest, &head, refusal),
+        };
+        let wants_continue = match expects_continue(&head) {
+            Ok(wants) => wants,
+            Err(refusal) => return self.refuse(Stage::ReadRequest, &head, refusal),
+        };
+        // Stage "build environ".
+        let cgi = match cgi_variables(&head, framing, &self.info) {
+            Ok(cgi) => cgi,
+            Err(refusal) => return self.refuse(Stage::BuildEnviron, &head, refusal),
+        };
+        for note in &cgi.dropped {
+            self.log(Stage::BuildEnviron, note);
+        }
+        let Some(reader) = self.reader.take() else {
+            return;
+        };
+        let body = RequestBody::new(
+            reader,
+            framing,
+            wants_continue.then(|| Rc::clone(&self.stream)),
+            self.config,
+        );
+        let environ = Environ::new(
+            cgi.vars,
+            Input::new(BodyHandle(Rc::clone(&body))),
+            ErrorStream::new(self.config.log.clone(), self.client.clone()),
+        );
+        // Stages "call app", "send headers", "send body": the engine's.
+        let mut transport = HttpTransport::new(&self.stream, Some(Rc::clone(&body)));
+        let outcome = self.handler.run(app, environ, &mut transport);
+        drop(transport);
+        // Stage "finish".
+        body.borrow_mut()
+            .finish(&self.stream, self.config, |message| {
+                self.log(Stage::Finish, message)
+            });
+        self.access_log(Some(&head.request_line), &outcome);
+    }
+
+    /// Answers a request whose head could not be read.
+    fn refuse_unreadable(&mut self, error: RequestError) {
+        let line = error.request_line.as_deref();
+        match error.problem {
+            Problem::Refused(refusal) => {
+                let kind = RequestKind {
+                    http09: false,
+                    head: false,
+                };
+                self.answer_refusal(Stage::ReadRequest, line, kind, refusal);
+            }
+            Problem::TimedOut => {
+                let waited = self.config.timeouts.request_head;
+                let refusal = Refusal {
+                    status: Status::REQUEST_TIMEOUT,
+                    message: format!("the request head did not arrive within {waited:?}"),
+                };
+                self.answer_refusal(
+                    Stage::ReadRequest,
+                    line,
+                    RequestKind {
+                        http09: false,
+                        head: false,
+                    },
+                    refusal,
+                );
+            }
+            Problem::Closed => self.log(
+                Stage::ReadRequest,
+                "the client closed the connection in the middle of its request head",
+            ),
+            Problem::Io(error) => self.log(
+                Stage::ReadRequest,
+                &format!("reading the request failed: {error}"),
+            ),
+        }
+    }
+
+    /// Answers a request we read but will not run.
+    fn refuse(&mut self, stage: Stage, head: &RequestHead, refusal: Refusal) {
+        let kind = RequestKind {
+            http09: head.version == Version::HTTP_09,
+            head: head.method == "HEAD",
+        };
+        self.answer_refusal(stage, Some(&head.request_line), kind, refusal);
+    }
+
+    /// Sends the error page for `refusal`, drains what the client may still be sending, logs.
+    fn answer_refusal(
+        &mut self,
+        stage: Stage,
+        request_line: Option<&str>,
+        kind: RequestKind,
+        refusal: Refusal,
+    ) {
+        self.log(stage, &refusal.to_string());
+        let mut transport = HttpTransport::new(&self.stream, None);
+        let outcome =
+            self.handler
+                .send_error(&mut transport, kind, refusal.status, &refusal.message);
+        drop(transport);
+        if let Some(mut reader) = self.reader.take() {
+            // We don't know where this request's body ends (or whether the rest of the head is
+            // still coming), so read until the client closes, within the drain limits.
+            let _ = self.stream.shutdown(Shutdown::Write);
+            reader
+                .get_mut()
+                .set_deadline(Some(Instant::now() + self.config.timeouts.drain));
+            let drained = drain(&mut reader, self.config);
+            if let Some(message) = drained.complaint() {
+                self.log(Stage::Finish, &message);
+            }
+        }
+        self.access_log(request_line, &outcome);
+    }
+
+    fn access_log(&self, request_line: Option<&str>, outcome: &Outcome) {
+        if !self.config.access_log {
+            return;
+        }
+        let status = outcome
+            .status
+            .map_or_else(|| "-".to_owned(), |code| code.to_string());
+        let line = format!(
+            "\"{}\" {status} {}",
+            request_line.unwrap_or("-"),
+            outcome.body_bytes
+        );
+        self.config.log.line(&self.client, &line);
+    }
+
+    fn log(&self, stage: Stage, message: &str) {
+        self.config
+            .log
+            .line(&self.client, &format!("{stage}: {message}"));
+    }
+
+    /// Closes the connection for every owner of the socket at once. An application that kept
+    /// its `Input` past the response holds a reference to the socket; `shutdown` makes sure the
+    /// client still sees the connection end now.
+    fn close(self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// Where the engine's response bytes go: a buffered writer on the socket.
+///
+/// The buffer is why a small response leaves in one write: status line, headers and body
+/// collect here and go out in the flush at the end.
+struct HttpTransport<'s> {
+    stream: &'s TcpStream,
+    out: BufWriter<&'s TcpStream>,
+    body: Option<Rc<RefCell<RequestBody>>>,
+}
+
+impl<'s> HttpTransport<'s> {
+    fn new(stream: &'s TcpStream, body: Option<Rc<RefCell<RequestBody>>>) -> HttpTransport<'s> {
+        HttpTransport {
+            stream,
+            out: BufWriter::with_capacity(16 * 1024, stream),
+            body,
+        }
+    }
+}
+
+impl Transport for HttpTransport<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Some(body) = &self.body {
+            // Once the response has begun, a "100 Continue" would arrive in the middle of it.
+            body.borrow_mut().response_started = true;
+        }
+        self.out.write_all(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn send_file(&mut self, file: &mut std::fs::File, length: u64) -> io::Result<u64> {
+        self.out.flush()?;
+        // io::copy from a file to a socket uses sendfile(2) on Linux: the kernel moves the
+        // bytes from the page cache to the socket without copying them through this process.
+        io::copy(&mut file.take(length), &mut self.stream)
+    }
+
+    fn request_error(&self) -> Option<(Status, String)> {
+        let body = self.body.as_ref()?;
+        let failure = body.borrow().failure.clone();
+        failure
+    }
+}
+
+/// The request body, shared between the application (through its [`Input`]) and the server,
+/// which must drain whatever the application leaves unread.
+struct RequestBody {
+    reader: BodyReader<ConnReader>,
+    /// Set while we owe the client a `100 Continue` (RFC 9110 §10.1.1).
+    continue_to: Option<Rc<TcpStream>>,
+    response_started: bool,
+    /// The first failure reading the body that was the client's fault, with the status it
+    /// earns if the application gives up because of it.
+    failure: Option<(Status, String)>,
+    /// True once the response is over: reads fail from then on.
+    ended: bool,
+    body_timeout: Duration,
+}
+
+impl RequestBody {
+    fn new(
+        reader: ConnReader,
+        framing: Framing,
+        continue_to: Option<Rc<TcpStream>>,
+        config: &Config,
+    ) -> Rc<RefCell<RequestBody>> {
+        let mut reader = BodyReader::new(reader, framing, &config.limits);
+        // The body is read under the idle timeout only: no deadline for the whole upload.
+        reader.get_mut().get_mut().set_deadline(None);
+        Rc::new(RefCell::new(RequestBody {
+            reader,
+            continue_to,
+            response_started: false,
+            failure: None,
+            ended: false,
+            body_timeout: config.timeouts.body_read,
+        }))
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.ended {
+            return Err(io::Error::other(
+                "the request body can no longer be read: the response to this request is over \
+                 (read it inside the application or its body, not later)",
+            ));
+        }
+        self.send_continue_if_owed()?;
+        match self.reader.read(buf) {
+            Ok(n) => Ok(n),
+            Err(error) => {
+                self.record_failure(&error);
+                Err(error)
+            }
+        }
+    }
+
+    /// The first read is the moment to say "go ahead" to a client waiting to send its body —
+    /// PEP 3333's advice, and why `curl -T` uploads don't stall for a second.
+    fn send_continue_if_owed(&mut self) -> io::Result<()> {
+        let Some(stream) = self.continue_to.take() else {
+            return Ok(());
+        };
+        if self.response_started || self.reader.is_done() {
+            return Ok(());
+        }
+        // An interim response cannot be HTTP/1.0 (1.0 has no 1xx); the client asking is 1.1.
+        (&*stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+    }
+
+    fn record_failure(&mut self, error: &io::Error) {
+        if self.failure.is_some() {
+            return;
+        }
+        self.failure = match error.kind() {
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData => {
+                Some((Status::BAD_REQUEST, error.to_string()))
+            }
+            _ if is_timeout(error) => Some((
+                Status::REQUEST_TIMEOUT,
+                format!(
+                    "the request body stopped arriving: nothing for {:?}",
+                    self.body_timeout
+                ),
+            )),
+            _ => None,
+        };
+    }
+
+    /// Stage "finish": ends reading for the application, and drains what it left unread so the
+    /// client is not sent a TCP reset (closing a socket with unread bytes sends RST, and the
+    /// client may then lose our response before reading it).
+    fn finish(&mut self, stream: &TcpStream, config: &Config, log: impl Fn(&str)) {
+        self.ended = true;
+        if self.reader.is_done() {
+            return;
+        }
+        // The response is complete; a FIN tells the client so while we read what is left.
+        let _ = stream.shutdown(Shutdown::Write);
+        let deadline = Some(Instant::now() + config.timeouts.drain);
+        self.reader.get_mut().get_mut().set_deadline(deadline);
+        let drained = if self.failure.is_some() {
+            // The body's framing is broken; all we can do is read until the client stops.
+            drain(self.reader.get_mut(), config)
+        } else {
+            drain(&mut self.reader, config)
+        };
+        if let Some(message) = drained.complaint() {
+            log(&message);
+        }
+    }
+}
+
+/// What the application's [`Input`] reads through.
+struct BodyHandle(Rc<RefCell<RequestBody>>);
+
+impl Read for BodyHandle {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+}
+
+/// How a drain ended.
+enum Drained {
+    /// The bytes ran out (the body ended, or the client closed): nothing left behind.
+    Clean,
+    /// We stopped with bytes possibly still coming.
+    GaveUp { read: u64, why: String },
+}
+
+impl Drained {
+    /// A log line, if the drain left bytes behind.
+    fn complaint(&self) -> Option<String> {
+        match self {
+            Drained::Clean => None,
+            Drained::GaveUp { read, why } => Some(format!(
+                "stopped reading the client's unread bytes after {read} ({why}); the client may see a connection reset"
+            )),
+        }
+    }
+}
+
+/// Reads and throws away what `reader` still has, up to `Config::max_drain_bytes`, until it
+/// ends or the deadline set on the socket passes.
+fn drain(reader: &mut impl Read, config: &Config) -> Drained {
+    let mut limited = reader.take(config.max_drain_bytes);
+    let mut buffer = [0u8; 16 * 1024];
+    let mut read = 0;
+    loop {
+        match limited.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => read += n as u64,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) if is_timeout(&error) => {
+                let why = format!("nothing more within {:?}", config.timeouts.drain);
+                return Drained::GaveUp { read, why };
+            }
+            Err(error) if error.kind() == io::ErrorKind::InvalidData => {
+                return Drained::GaveUp {
+                    read,
+                    why: error.to_string(),
+                };
+            }
+            // The client closed or reset: there is nothing left to read, and it has our response.
+            Err(_) => return Drained::Clean,
+        }
+    }
+    if limited.limit() == 0 {
+        let why = format!("the drain limit of {} bytes", config.max_drain_bytes);
+        return Drained::GaveUp { read, why };
+    }
+    Drained::Clean
+}

@@ -1,0 +1,351 @@
+//! The HTTP/1.0 development server: Python's `wsgiref.simple_server`, in Rust.
+//!
+//! Stages: **accept** (here) and, per connection, **read request**, **build environ** and
+//! **finish** (in `connection.rs`); the stages in between are the engine's (`crate::handler`).
+//!
+//! Interface:
+//! * [`Server::bind`] listens on an address (`"127.0.0.1:8000"`, `"[::1]:0"`, …); port 0 asks
+//!   the OS for a free port, and [`Server::local_addr`] tells you which one you got.
+//! * [`Server::handle_request`] serves exactly one connection; [`Server::serve_forever`] serves
+//!   until a [`ShutdownHandle`] (from [`Server::shutdown_handle`]) tells it to stop.
+//! * [`Server::spawn`] runs `serve_forever` on a background thread and gives back a
+//!   [`RunningServer`] that stops it when dropped: the shape a test suite wants.
+//! * [`Config`] holds every knob: the request [`Limits`], the [`Timeouts`], and the [`Log`].
+//!
+//! ## One thread, one request at a time — on purpose
+//!
+//! The loop below accepts a connection, serves its one request, closes it, and only then
+//! accepts the next. While it serves one client, every other client waits in the kernel's
+//! listen queue. That is the simplest server there is, and the easiest to follow in a debugger:
+//! there is never more than one request in flight. The cost is that one slow client delays
+//! everyone, which is why every wait here has a timeout (see [`Timeouts`]).
+//!
+//! A production server serves many clients at once instead: a pool of threads or processes
+//! (Apache, gunicorn), or one thread juggling many non-blocking sockets with epoll (nginx,
+//! tokio-based servers). Both keep a slow client from holding up the others; both are more
+//! code than this whole crate. `TUTORIAL.md` ("Real world") goes further.
+
+mod connection;
+mod socket;
+
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::gateway::Application;
+use crate::handler::Handler;
+use crate::http::Limits;
+use crate::log::Log;
+use crate::Stage;
+
+/// How long the accept loop waits after `accept()` fails before trying again. Failures such as
+/// "too many open files" clear up when a connection closes; retrying at once would spin.
+pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// How long one client may take at each step. Every one of them exists because the server has
+/// a single thread: a client that stalls without a timeout stalls the server.
+///
+/// ```
+/// use std::time::Duration;
+/// use rgiref::server::Timeouts;
+/// let quick = Timeouts { first_byte: Duration::from_millis(200), ..Timeouts::default() };
+/// assert_eq!(quick.request_head, Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From accepting a connection to its first byte. Browsers open spare "pre-connect"
+    /// sockets they may never use; without this, one would hold our only thread. Such a
+    /// connection is closed without a response (there is no request to answer), and logged.
+    pub first_byte: Duration,
+    /// From accepting a connection to the end of its request head. This is what defeats
+    /// "slowloris", which sends a header byte every few seconds so that no single read times out.
+    /// Answered with 408.
+    pub request_head: Duration,
+    /// The longest wait for the next bytes of the request body, each time the application
+    /// reads. The application sees a `TimedOut` error; if it gives up, the client gets 408.
+    pub body_read: Duration,
+    /// The longest a single write to the client may block (a client that stops reading).
+    /// The response is abandoned and logged.
+    pub write: Duration,
+    /// After the response, how long to keep reading request bytes the application did not
+    /// read, so the client sees our response rather than a connection reset.
+    pub drain: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            first_byte: Duration::from_secs(2),
+            request_head: Duration::from_secs(10),
+            body_read: Duration::from_secs(10),
+            write: Duration::from_secs(10),
+            drain: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Everything a [`Server`] can be told.
+///
+/// ```
+/// use rgiref::log::Log;
+/// use rgiref::server::Config;
+/// let config = Config { log: Log::silent(), ..Config::default() };
+/// assert!(config.access_log);
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    /// Limits on request lines, headers and chunk lines.
+    pub limits: Limits,
+    /// How long each step may take.
+    pub timeouts: Timeouts,
+    /// The most unread request-body bytes read and thrown away after a response (see
+    /// [`Timeouts::drain`]). Past this the connection is closed anyway, and a client still
+    /// sending may see a reset instead of the response.
+    pub max_drain_bytes: u64,
+    /// Where log lines go (standard error by default).
+    pub log: Log,
+    /// Whether to write the access log line for each request; errors are logged regardless.
+    pub access_log: bool,
+    /// The `Server` header and `SERVER_SOFTWARE`.
+    pub server_software: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            max_drain_bytes: 1024 * 1024,
+            log: Log::stderr(),
+            access_log: true,
+            server_software: crate::SERVER_SOFTWARE.to_owned(),
+        }
+    }
+}
+
+/// A listening HTTP/1.0 server for one application.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use rgiref::gateway::{AppError, Body, Environ, StartResponse};
+/// use rgiref::log::Log;
+/// use rgiref::server::{Config, Server};
+///
+/// let app = |_: &mut Environ, start_response: &mut StartResponse| -> Result<Body, AppError> {
+///     start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+///     Ok(Body::from("hi\n"))
+/// };
+/// let config = Config { log: Log::silent(), ..Config::default() };
+/// let server = Server::bind_with("127.0.0.1:0", app, config)?;   // port 0: any free port
+///
+/// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+/// client.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+/// server.handle_request()?;                                        // serve exactly one
+/// let mut response = String::new();
+/// client.read_to_string(&mut response)?;
+/// assert!(response.starts_with("HTTP/1.0 200 OK\r\n"));
+/// assert!(response.ends_with("\r\n\r\nhi\n"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Server<A> {
+    listener: TcpListener,
+    local: SocketAddr,
+    app: A,
+    config: Config,
+    handler: Handler,
+    stop: Arc<AtomicBool>,
+}
+
+impl<A: Application> Server<A> {
+    /// Listens on `address` with the default [`Config`].
+    pub fn bind(address: impl ToSocketAddrs, app: A) -> io::Result<Server<A>> {
+        Server::bind_with(address, app, Config::default())
+    }
+
+    /// Listens on `address` with `config`.
+    pub fn bind_with(address: impl ToSocketAddrs, app: A, config: Config) -> io::Result<Server<A>> {
+        // std's TcpListener::bind sets SO_REUSEADDR (so a restarted server can reuse the port at
+        // once) and a listen backlog of 128: clients beyond the one being served wait there.
+        let listener = TcpListener::bind(address)?;
+        let local = listener.local_addr()?;
+        let handler = Handler::origin_server(&config.server_software);
+        Ok(Server {
+            listener,
+            local,
+            app,
+            config,
+            handler,
+            stop: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The address the server listens on, with the real port if you asked for port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The server's URL, e.g. `http://127.0.0.1:8000/`.
+    pub fn url(&self) -> String {
+        url_of(self.local)
+    }
+
+    /// A handle that can stop [`Server::serve_forever`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            stop: Arc::clone(&self.stop),
+            wake: wake_address(self.local),
+        }
+    }
+
+    /// Waits for one connection and serves its request. Errors only if `accept` fails;
+    /// everything that goes wrong with the request itself is answered and logged.
+    pub fn handle_request(&self) -> io::Result<()> {
+        // Stage "accept".
+        let (stream, peer) = self.listener.accept()?;
+        if self.stop.load(Ordering::SeqCst) {
+            // Most likely the shutdown handle's wake-up call (see `ShutdownHandle::shutdown`).
+            let _ = stream.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+        connection::serve(stream, peer, &self.app, &self.config, &self.handler);
+        Ok(())
+    }
+
+    /// Serves requests one after another until [`ShutdownHandle::shutdown`] is called.
+    /// A failed `accept` is logged and retried after [`ACCEPT_ERROR_PAUSE`]; nothing a client
+    /// does ends the loop.
+    pub fn serve_forever(&self) {
+        while !self.stop.load(Ordering::SeqCst) {
+            if let Err(error) = self.handle_request() {
+                let pause = ACCEPT_ERROR_PAUSE;
+                self.config.log.line(
+                    "-",
+                    &format!(
+                        "{}: accepting a connection failed: {error}; retrying in {pause:?}",
+                        Stage::Accept
+                    ),
+                );
+                thread::sleep(pause);
+            }
+        }
+    }
+
+    /// Runs [`Server::serve_forever`] on a new thread. The returned [`RunningServer`] knows the
+    /// address and stops the server (and waits for the thread) when stopped or dropped.
+    ///
+    /// ```
+    /// use rgiref::demo::demo_app;
+    /// use rgiref::log::Log;
+    /// use rgiref::server::{Config, Server};
+    ///
+    /// let config = Config { log: Log::silent(), ..Config::default() };
+    /// let running = Server::bind_with("127.0.0.1:0", demo_app, config)?.spawn()?;
+    /// println!("test server at {}", running.url());
+    /// // ... make requests ...
+    /// running.stop();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn(self) -> io::Result<RunningServer>
+    where
+        A: Send + 'static,
+    {
+        let local = self.local;
+        let handle = self.shutdown_handle();
+        let thread = thread::Builder::new()
+            .name(format!("rgiref server {local}"))
+            .spawn(move || self.serve_forever())?;
+        Ok(RunningServer {
+            local,
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Stops a [`Server::serve_forever`] loop, from any thread. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    stop: Arc<AtomicBool>,
+    wake: SocketAddr,
+}
+
+impl ShutdownHandle {
+    /// Asks the server to stop, and wakes it if it is waiting for a connection. A request in
+    /// progress is finished first. Returns at once; join the server's thread to wait for it.
+    pub fn shutdown(&self) {
+        if self.stop.swap(true, Ordering::SeqCst) {
+            return; // already asked
+        }
+        // The wake-up trick. A thread blocked in accept() stays blocked until a connection
+        // arrives, and std offers no way to interrupt it from outside. So we *become* that
+        // connection: connect to the server ourselves. accept() returns, the loop sees the flag,
+        // and exits. (Python's socketserver avoids the problem differently: it polls with
+        // select() and a 0.5 s timeout, so shutdown can take up to half a second.)
+        let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
+    }
+}
+
+/// A server running on its own thread, made by [`Server::spawn`].
+#[derive(Debug)]
+pub struct RunningServer {
+    local: SocketAddr,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The server's URL, e.g. `http://127.0.0.1:40123/`.
+    pub fn url(&self) -> String {
+        url_of(self.local)
+    }
+
+    /// A handle to stop the server from elsewhere.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Stops the server and waits for its thread to end.
+    pub fn stop(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            // The loop catches application panics, so the thread only ends by our request.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+fn url_of(address: SocketAddr) -> String {
+    format!("http://{address}/")
+}
+
+/// Where to connect to wake the server: its own address, except that a wildcard address
+/// (`0.0.0.0`, `::`) is not something you can connect to, so use loopback instead.
+fn wake_address(local: SocketAddr) -> SocketAddr {
+    let mut wake = local;
+    if local.ip().is_unspecified() {
+        let loopback = match local {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        };
+        wake.set_ip(loopback);
+    }
+    wake
+}
