@@ -336,8 +336,15 @@ impl ResponseState {
             .map_err(|error| self.client_failed(error))
     }
 
+    /// Remembers why writing to the client failed, in words: a timed-out write means the client
+    /// stopped reading, which the OS reports as "resource temporarily unavailable".
     fn client_failed(&mut self, error: io::Error) -> SendError {
-        self.client_error.get_or_insert_with(|| error.to_string());
+        self.client_error.get_or_insert_with(|| match error.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                "it stopped reading: a write waited longer than the write timeout".to_owned()
+            }
+            _ => error.to_string(),
+        });
         SendError::Client(error)
     }
 }
