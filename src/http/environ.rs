@@ -16,6 +16,7 @@
 //! * Each header `Foo-Bar` becomes `HTTP_FOO_BAR` (RFC 3875 §4.1.18); repeated headers are joined
 //!   with `,` as wsgiref does; `Content-Type` and `Content-Length` become `CONTENT_TYPE` and
 //!   `CONTENT_LENGTH` instead, and are present only when the request has them.
+//!   `Transfer-Encoding` is not passed on: the server has already decoded the body.
 //! * A header name containing `_` is **dropped** (and noted for the log): `X_Forwarded_For` and
 //!   `X-Forwarded-For` would both become `HTTP_X_FORWARDED_FOR`, so a client could forge a header
 //!   that a proxy in front had set. nginx drops them by default for the same reason.
@@ -126,6 +127,10 @@ fn add_header_variables(vars: &mut BTreeMap<String, String>, head: &RequestHead)
         }
         let key = match name.to_ascii_uppercase().replace('-', "_").as_str() {
             "CONTENT_LENGTH" => continue, // already set from the checked framing
+            // The body the application reads is already decoded; passing "chunked" on would
+            // invite it to decode a second time. (RFC 3875 §4.1.18 lets a server leave out
+            // headers that concern only the connection.)
+            "TRANSFER_ENCODING" => continue,
             "CONTENT_TYPE" => "CONTENT_TYPE".to_owned(),
             "PROXY" => {
                 dropped.push("dropped request header \"Proxy\": as HTTP_PROXY it would redirect the application's own HTTP requests (httpoxy)".to_owned());

@@ -220,7 +220,8 @@ pub fn read_request_head(
     let (method, target, version) = match parse_request_line(&line) {
         Ok(parts) => parts,
         Err(refusal) => {
-            let printable = String::from_utf8_lossy(&line).into_owned();
+            // Escaped, not lossily converted: a byte that is not UTF-8 shows up as \xff.
+            let printable = crate::log::escape(&line);
             return Err(fail(Problem::Refused(refusal), Some(&printable)));
         }
     };
@@ -468,9 +469,11 @@ fn transfer_coding(head: &RequestHead, has_length: bool) -> Result<Framing, Refu
     let codings = codings.join(", ");
     if has_length {
         // RFC 9112 §6.1: both at once is how request smuggling works; refuse it.
-        return Err(Refusal::bad_request(
-            "the request has both Content-Length and Transfer-Encoding",
-        ));
+        let lengths: Vec<&str> = head.header_values("Content-Length").collect();
+        return Err(Refusal::bad_request(format!(
+            "the request has both Content-Length {:?} and Transfer-Encoding {codings:?}",
+            lengths.join(", ")
+        )));
     }
     if head.version < Version::HTTP_11 {
         // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means the framing is faulty.
@@ -513,21 +516,24 @@ fn content_length(head: &RequestHead) -> Result<u64, Refusal> {
 
 /// True if the client asked for `100 Continue` before sending its body (RFC 9110 §10.1.1).
 /// An HTTP/1.0 client's `Expect` is ignored, as that section requires; any expectation other
-/// than `100-continue` gets 417.
+/// than `100-continue` (in any of the `Expect` fields) gets 417.
 pub fn expects_continue(head: &RequestHead) -> Result<bool, Refusal> {
-    let Some(expect) = head.header_values("Expect").next() else {
-        return Ok(false);
-    };
     if head.version < Version::HTTP_11 {
         return Ok(false);
     }
-    if expect.eq_ignore_ascii_case("100-continue") {
-        return Ok(true);
+    let mut wants_continue = false;
+    for expectation in head
+        .header_values("Expect")
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+    {
+        if !expectation.eq_ignore_ascii_case("100-continue") {
+            let message = format!("unsupported expectation {expectation:?} (only 100-continue is)");
+            return Err(Refusal::new(Status::EXPECTATION_FAILED, message));
+        }
+        wants_continue = true;
     }
-    Err(Refusal::new(
-        Status::EXPECTATION_FAILED,
-        format!("unsupported expectation {expect:?} (only 100-continue is)"),
-    ))
+    Ok(wants_continue)
 }
 
 /// One line read by [`read_line`]: its bytes without the line end, and how many bytes it used.

@@ -20,8 +20,9 @@
 //!   write the access-log line      then close the socket
 //! ```
 //!
-//! Log lines are written *before* the socket is closed, so by the time a client sees the
-//! connection end, everything about its request is in the log (tests rely on this).
+//! The access-log line is written before the client can see the response end (before the
+//! socket is shut down), so by the time a client sees the connection end, its request is in the
+//! log; tests rely on this. Only a note about draining leftovers can come after it.
 
 use std::cell::RefCell;
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -190,40 +191,35 @@ impl<'s> Connection<'s> {
         let mut transport = HttpTransport::new(&self.stream, Some(Rc::clone(&body)));
         let outcome = self.handler.run(app, environ, &mut transport);
         drop(transport);
-        // Stage "finish".
-        body.borrow_mut()
-            .finish(&self.stream, self.config, |message| {
-                self.log(Stage::Finish, message)
-            });
+        // Stage "finish". The access line goes first: draining tells the client the response
+        // is over, and its request must be in the log by then.
         self.access_log(Some(&head.request_line), &outcome);
+        let log_finish = |message: &str| self.log(Stage::Finish, message);
+        body.borrow_mut()
+            .finish(&self.stream, self.config, log_finish);
     }
 
     /// Answers a request whose head could not be read.
     fn refuse_unreadable(&mut self, error: RequestError) {
         let line = error.request_line.as_deref();
+        // The head failed after its request line was read, so we may know the method: a HEAD
+        // request's refusal must not have a body either (RFC 9110 §9.3.2).
+        let kind = RequestKind {
+            http09: false,
+            head: line.is_some_and(|l| l.starts_with("HEAD ")),
+        };
         match error.problem {
             Problem::Refused(refusal) => {
-                let kind = RequestKind {
-                    http09: false,
-                    head: false,
-                };
-                self.answer_refusal(Stage::ReadRequest, line, kind, refusal);
+                self.answer_refusal(Stage::ReadRequest, line, kind, refusal)
             }
             Problem::TimedOut => {
                 let waited = self.config.timeouts.request_head;
+                let message = format!("the request head did not arrive within {waited:?}");
                 let refusal = Refusal {
                     status: Status::REQUEST_TIMEOUT,
-                    message: format!("the request head did not arrive within {waited:?}"),
+                    message,
                 };
-                self.answer_refusal(
-                    Stage::ReadRequest,
-                    line,
-                    RequestKind {
-                        http09: false,
-                        head: false,
-                    },
-                    refusal,
-                );
+                self.answer_refusal(Stage::ReadRequest, line, kind, refusal);
             }
             Problem::Closed => self.log(
                 Stage::ReadRequest,
@@ -259,6 +255,7 @@ impl<'s> Connection<'s> {
             self.handler
                 .send_error(&mut transport, kind, refusal.status, &refusal.message);
         drop(transport);
+        self.access_log(request_line, &outcome);
         if let Some(mut reader) = self.reader.take() {
             // We don't know where this request's body ends (or whether the rest of the head is
             // still coming), so read until the client closes, within the drain limits.
@@ -266,12 +263,10 @@ impl<'s> Connection<'s> {
             reader
                 .get_mut()
                 .set_deadline(Some(Instant::now() + self.config.timeouts.drain));
-            let drained = drain(&mut reader, self.config);
-            if let Some(message) = drained.complaint() {
+            if let Some(message) = drain(&mut reader, self.config).complaint() {
                 self.log(Stage::Finish, &message);
             }
         }
-        self.access_log(request_line, &outcome);
     }
 
     fn access_log(&self, request_line: Option<&str>, outcome: &Outcome) {
