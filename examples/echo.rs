@@ -30,8 +30,13 @@ fn echo(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Bod
         Some(length) => format!("Content-Length: {length}"),
         None => "no Content-Length (chunked, or no body)".to_owned(),
     };
-    let mut page = format!("{} {} with {framing}; {} bytes:\n", environ.method(), environ.path_info(), body.len())
-        .into_bytes();
+    let mut page = format!(
+        "{} {} with {framing}; {} bytes:\n",
+        environ.method(),
+        environ.path_info(),
+        body.len()
+    )
+    .into_bytes();
     page.extend_from_slice(&body);
     start_response.start("200 OK", [("Content-Type", "application/octet-stream")])?;
     Ok(Body::from(page))
@@ -39,7 +44,10 @@ fn echo(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Bod
 
 fn main() -> std::io::Result<()> {
     let server = Server::bind("127.0.0.1:8000", echo)?;
-    println!("echo: development server at {} (Ctrl+C to quit)", server.url());
+    println!(
+        "echo: development server at {} (Ctrl+C to quit)",
+        server.url()
+    );
     server.serve_forever();
     Ok(())
 }

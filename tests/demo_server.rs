@@ -11,10 +11,17 @@ fn demo_app_lists_the_environ_sorted() {
     let server = common::start(demo_app);
     let response = server.request(b"GET /xyz?abc HTTP/1.0\r\nUser-Agent: test\r\n\r\n");
     assert_eq!(response.status_line, "HTTP/1.0 200 OK");
-    assert_eq!(response.header("Content-Type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        response.header("Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
     let page = response.body_text();
     assert!(page.starts_with("Hello world!\n\n"), "{page}");
-    let keys: Vec<&str> = page.lines().skip(2).filter_map(|l| l.split(" = ").next()).collect();
+    let keys: Vec<&str> = page
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(" = ").next())
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted, "environ entries are sorted");
@@ -23,7 +30,10 @@ fn demo_app_lists_the_environ_sorted() {
     assert_eq!(environ["QUERY_STRING"], "\"abc\"");
     assert_eq!(environ["HTTP_USER_AGENT"], "\"test\"");
     assert_eq!(environ["rgi.url_scheme"], "\"http\"");
-    assert_eq!(response.header("Content-Length"), Some(response.body.len().to_string().as_str()));
+    assert_eq!(
+        response.header("Content-Length"),
+        Some(response.body.len().to_string().as_str())
+    );
 }
 
 #[test]
