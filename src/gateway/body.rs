@@ -171,9 +171,21 @@ impl Body {
 }
 
 impl Drop for Body {
+    /// Runs the `on_close` hooks, every one of them even if one panics: a hook that releases a
+    /// lock must not be skipped because the hook before it failed. The first panic is raised
+    /// again afterwards, so the server can log it — unless we are already unwinding from
+    /// another panic, when a second one would abort the process.
     fn drop(&mut self) {
+        let mut first_panic = None;
         for clean_up in self.on_close.drain(..) {
-            clean_up();
+            if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(clean_up)) {
+                first_panic.get_or_insert(panic);
+            }
+        }
+        if let Some(panic) = first_panic {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(panic);
+            }
         }
     }
 }

@@ -266,11 +266,16 @@ impl Handler {
         if let Some(misuse) = state.misuse() {
             return Err((Stage::CallApp, Failure::App(misuse.to_owned())));
         }
+        if !state.is_started() {
+            let message = "the application returned without calling start_response".to_owned();
+            return Err((Stage::CallApp, Failure::App(message)));
+        }
         let at = |stage: Stage| move |error: SendError| (stage, Failure::from(error));
         if !state.sends_body() {
             // HEAD, 204, 304: headers only. The body is not even iterated — producing bytes
-            // nobody will receive is wasted work — but a known length still gives
-            // Content-Length, so HEAD answers with the same headers GET would.
+            // nobody will receive is wasted work. So a length known in advance (bytes, a file)
+            // still gives HEAD the Content-Length GET would have; one only found by iterating
+            // (a one-chunk iterator) does not, which RFC 9110 §9.3.2 allows.
             state
                 .ensure_headers_sent(transport, body.length())
                 .map_err(at(Stage::SendHeaders))?;

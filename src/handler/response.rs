@@ -8,7 +8,8 @@
 //!   the first byte. This is the one place the header block is made, so "headers wait for the
 //!   first body byte" holds however the bytes arrive (returned body, legacy `write`, file).
 //! * [`ResponseState::finish`] sends the header block if nothing else did (an empty body), and
-//!   checks the body matched the `Content-Length` the application declared.
+//!   checks the body was as long as the `Content-Length` sent — the application's, or the one
+//!   the engine computed. A body may never be longer: the extra bytes are not sent.
 //!
 //! The header block, for an origin server (HTTP) and for a gateway (CGI, FastCGI) — wsgiref's
 //! `origin_server` switch:
@@ -81,8 +82,12 @@ pub struct ResponseState {
     // What the application asked for.
     status: Option<(u16, String)>,
     headers: Vec<(String, String)>,
-    declared_length: Option<u64>,
     misuse: Option<String>,
+
+    // The Content-Length on the wire, whoever chose it: the body must match it exactly.
+    promised_length: Option<u64>,
+    /// True if the application set that Content-Length itself (for the error messages).
+    length_from_app: bool,
 
     // What has happened on the wire.
     headers_sent: bool,
@@ -99,8 +104,9 @@ impl ResponseState {
             kind,
             status: None,
             headers: Vec::new(),
-            declared_length: None,
             misuse: None,
+            promised_length: None,
+            length_from_app: false,
             headers_sent: false,
             body_bytes: 0,
             client_error: None,
@@ -145,7 +151,8 @@ impl ResponseState {
     ) {
         self.status = Some((code, status));
         self.headers = headers;
-        self.declared_length = declared;
+        self.promised_length = declared;
+        self.length_from_app = declared.is_some();
     }
 
     /// Remembers the first rule the application broke; later ones are usually consequences.
@@ -232,8 +239,14 @@ impl ResponseState {
         if let Some(misuse) = &self.misuse {
             return Err(SendError::App(misuse.clone()));
         }
-        let block = self.header_block(known_length)?;
+        let computed = self.computed_length(known_length);
+        let block = self.header_block(computed)?;
         self.headers_sent = true;
+        if computed.is_some() {
+            // We told the client how long the body is; hold the body to it (a `size_hint` can
+            // be wrong, and a reader can end early).
+            self.promised_length = computed;
+        }
         if !block.is_empty() {
             self.write_raw(transport, block.as_bytes())?;
         }
@@ -241,14 +254,15 @@ impl ResponseState {
     }
 
     /// Ends the body: sends the headers if nothing has (an empty body: `Content-Length: 0`),
-    /// pushes everything out, and checks the declared `Content-Length` was honoured.
+    /// pushes everything out, and checks the body was as long as its `Content-Length` said.
     pub(crate) fn finish(&mut self, transport: &mut dyn Transport) -> Result<(), SendError> {
         self.ensure_headers_sent(transport, Some(0))?;
         self.flush(transport)?;
-        match self.declared_length {
-            Some(declared) if self.sends_body() && self.body_bytes < declared => {
+        match self.promised_length {
+            Some(promised) if self.sends_body() && self.body_bytes < promised => {
+                let whose = if self.length_from_app { "the application's" } else { "the computed" };
                 Err(SendError::App(format!(
-                    "the application declared Content-Length: {declared} but sent only {} bytes",
+                    "the body ended after {} bytes, short of {whose} Content-Length: {promised}",
                     self.body_bytes
                 )))
             }
@@ -261,9 +275,21 @@ impl ResponseState {
         transport.flush().map_err(|error| self.client_failed(error))
     }
 
+    /// The `Content-Length` the engine adds: the body's size if known, unless the application
+    /// gave one, or the response is HTTP/0.9 (no headers at all), 204 or 304 (no body).
+    fn computed_length(&self, known_length: Option<u64>) -> Option<u64> {
+        let no_headers = self.kind.http09 && self.origin_server;
+        let bodiless = matches!(self.status_code(), Some(204) | Some(304));
+        match self.promised_length.is_none() && !no_headers && !bodiless {
+            true => known_length,
+            false => None,
+        }
+    }
+
     /// The status line (or `Status:` header) and headers, ready for the wire; empty for
-    /// HTTP/0.9. Fails if the application never called `start`.
-    fn header_block(&self, known_length: Option<u64>) -> Result<String, SendError> {
+    /// HTTP/0.9. `computed_length` is a `Content-Length` to add. Fails if the application
+    /// never called `start`.
+    fn header_block(&self, computed_length: Option<u64>) -> Result<String, SendError> {
         let Some((code, status)) = &self.status else {
             return Err(SendError::App(
                 "the application returned without calling start_response".to_owned(),
@@ -290,10 +316,14 @@ impl ResponseState {
             let _ = write!(block, "Status: {status}\r\n");
         }
         for (name, value) in &self.headers {
+            // RFC 9110 §8.6: a 204 response MUST NOT carry Content-Length (it has no body to
+            // measure), whatever the application says.
+            if *code == 204 && name.eq_ignore_ascii_case("Content-Length") {
+                continue;
+            }
             let _ = write!(block, "{name}: {value}\r\n");
         }
-        let bodiless = matches!(code, 204 | 304);
-        if let (None, Some(length), false) = (self.declared_length, known_length, bodiless) {
+        if let Some(length) = computed_length {
             let _ = write!(block, "Content-Length: {length}\r\n");
         }
         block.push_str("\r\n");
@@ -306,19 +336,25 @@ impl ResponseState {
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
-    /// How many of `wanted` more body bytes fit in the declared `Content-Length`.
+    /// How many of `wanted` more body bytes fit in the promised `Content-Length`.
     fn allowance(&self, wanted: u64) -> u64 {
-        match self.declared_length {
-            Some(declared) => wanted.min(declared.saturating_sub(self.body_bytes)),
+        match self.promised_length {
+            Some(promised) => wanted.min(promised.saturating_sub(self.body_bytes)),
             None => wanted,
         }
     }
 
     fn too_long(&mut self) -> SendError {
-        let message = format!(
-            "the application sent more than its Content-Length of {} bytes; the rest was not sent",
-            self.declared_length.unwrap_or(0)
-        );
+        let promised = self.promised_length.unwrap_or(0);
+        let message = match self.length_from_app {
+            true => format!(
+                "the application sent more than its Content-Length of {promised} bytes; the rest was not sent"
+            ),
+            false => format!(
+                "the body was longer than the {promised} bytes it announced (a wrong size_hint or \
+                 length) and the Content-Length sent; the rest was not sent"
+            ),
+        };
         self.record_misuse(message.clone());
         SendError::App(message)
     }

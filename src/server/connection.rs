@@ -30,7 +30,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::socket::TimedReader;
+use super::socket::{Limit, TimedReader};
 use super::Config;
 use crate::gateway::{Application, Environ, ErrorStream, Input};
 use crate::handler::{Handler, Outcome, RequestKind, Transport};
@@ -103,10 +103,8 @@ impl<'s> Connection<'s> {
             server_software: config.server_software.clone(),
         };
         let stream = Rc::new(stream);
-        let reader = BufReader::new(TimedReader::new(
-            Rc::clone(&stream),
-            config.timeouts.body_read,
-        ));
+        let first_byte = Limit::Deadline(Instant::now() + config.timeouts.first_byte);
+        let reader = BufReader::new(TimedReader::new(Rc::clone(&stream), first_byte));
         Ok(Connection {
             stream,
             reader: Some(reader),
@@ -122,7 +120,7 @@ impl<'s> Connection<'s> {
         let Some(reader) = self.reader.as_mut() else {
             return false;
         };
-        reader.get_mut().set_deadline(Some(deadline));
+        reader.get_mut().set_limit(Limit::Deadline(deadline));
         match io::BufRead::fill_buf(reader) {
             Ok(bytes) if !bytes.is_empty() => true,
             // Connected and closed without a word: a port check, or a shutdown wake-up call.
@@ -151,7 +149,7 @@ impl<'s> Connection<'s> {
         };
         reader
             .get_mut()
-            .set_deadline(Some(accepted + self.config.timeouts.request_head));
+            .set_limit(Limit::Deadline(accepted + self.config.timeouts.request_head));
         let head = match read_request_head(reader, &self.config.limits) {
             Ok(head) => head,
             Err(error) => return self.refuse_unreadable(error),
@@ -262,7 +260,7 @@ impl<'s> Connection<'s> {
             let _ = self.stream.shutdown(Shutdown::Write);
             reader
                 .get_mut()
-                .set_deadline(Some(Instant::now() + self.config.timeouts.drain));
+                .set_limit(Limit::Deadline(Instant::now() + self.config.timeouts.drain));
             if let Some(message) = drain(&mut reader, self.config).complaint() {
                 self.log(Stage::Finish, &message);
             }
@@ -369,7 +367,8 @@ impl RequestBody {
     ) -> Rc<RefCell<RequestBody>> {
         let mut reader = BodyReader::new(reader, framing, &config.limits);
         // The body is read under the idle timeout only: no deadline for the whole upload.
-        reader.get_mut().get_mut().set_deadline(None);
+        let idle = Limit::Idle(config.timeouts.body_read);
+        reader.get_mut().get_mut().set_limit(idle);
         Rc::new(RefCell::new(RequestBody {
             reader,
             continue_to,
@@ -391,10 +390,21 @@ impl RequestBody {
         match self.reader.read(buf) {
             Ok(n) => Ok(n),
             Err(error) => {
+                let error = self.explain(error);
                 self.record_failure(&error);
                 Err(error)
             }
         }
+    }
+
+    /// A socket timeout says only "timed out"; say which wait ran out, as the other body errors
+    /// say what went wrong with the body.
+    fn explain(&self, error: io::Error) -> io::Error {
+        if !is_timeout(&error) {
+            return error;
+        }
+        let waited = self.body_timeout;
+        io::Error::new(io::ErrorKind::TimedOut, format!("the request body stopped arriving: nothing for {waited:?}"))
     }
 
     /// The first read is the moment to say "go ahead" to a client waiting to send its body —
@@ -418,13 +428,7 @@ impl RequestBody {
             io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData => {
                 Some((Status::BAD_REQUEST, error.to_string()))
             }
-            _ if is_timeout(error) => Some((
-                Status::REQUEST_TIMEOUT,
-                format!(
-                    "the request body stopped arriving: nothing for {:?}",
-                    self.body_timeout
-                ),
-            )),
+            io::ErrorKind::TimedOut => Some((Status::REQUEST_TIMEOUT, error.to_string())),
             _ => None,
         };
     }
@@ -434,15 +438,20 @@ impl RequestBody {
     /// client may then lose our response before reading it).
     fn finish(&mut self, stream: &TcpStream, config: &Config, log: impl Fn(&str)) {
         self.ended = true;
-        if self.reader.is_done() {
+        // Bytes we read past the end of the body mean a client sending its next request before
+        // this one is answered (pipelining). We answer one request per connection, so whatever
+        // more it sends must be drained like an unread body: bytes left unread in the kernel
+        // when we close would make it send a reset.
+        let past_the_body = !self.reader.get_mut().buffer().is_empty();
+        if self.reader.is_done() && !past_the_body {
             return;
         }
         // The response is complete; a FIN tells the client so while we read what is left.
         let _ = stream.shutdown(Shutdown::Write);
-        let deadline = Some(Instant::now() + config.timeouts.drain);
-        self.reader.get_mut().get_mut().set_deadline(deadline);
-        let drained = if self.failure.is_some() {
-            // The body's framing is broken; all we can do is read until the client stops.
+        let deadline = Limit::Deadline(Instant::now() + config.timeouts.drain);
+        self.reader.get_mut().get_mut().set_limit(deadline);
+        let drained = if self.failure.is_some() || self.reader.is_done() {
+            // Nothing left of the body (or its framing is broken): read until the client stops.
             drain(self.reader.get_mut(), config)
         } else {
             drain(&mut self.reader, config)
@@ -484,6 +493,10 @@ impl Drained {
 
 /// Reads and throws away what `reader` still has, up to `Config::max_drain_bytes`, until it
 /// ends or the deadline set on the socket passes.
+///
+/// Only one ending leaves bytes behind: the byte limit. A read that waits out the deadline has
+/// found the kernel's queue empty, so closing then sends a normal FIN, not a reset — the client
+/// has simply stopped sending (or keeps its end open), and there is nothing to report.
 fn drain(reader: &mut impl Read, config: &Config) -> Drained {
     let mut limited = reader.take(config.max_drain_bytes);
     let mut buffer = [0u8; 16 * 1024];
@@ -493,17 +506,10 @@ fn drain(reader: &mut impl Read, config: &Config) -> Drained {
             Ok(0) => break,
             Ok(n) => read += n as u64,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) if is_timeout(&error) => {
-                let why = format!("nothing more within {:?}", config.timeouts.drain);
-                return Drained::GaveUp { read, why };
-            }
             Err(error) if error.kind() == io::ErrorKind::InvalidData => {
-                return Drained::GaveUp {
-                    read,
-                    why: error.to_string(),
-                };
+                return Drained::GaveUp { read, why: error.to_string() };
             }
-            // The client closed or reset: there is nothing left to read, and it has our response.
+            // Timed out (nothing queued), or the client closed or reset: nothing left unread.
             Err(_) => return Drained::Clean,
         }
     }

@@ -2,15 +2,16 @@
 //!
 //! Stage: **read request** and **finish** (draining).
 //!
-//! Interface: a [`TimedReader`] reads from the connection's socket and enforces two kinds of
-//! limit at once:
+//! Interface: a [`TimedReader`] reads from the connection's socket under one of two kinds of
+//! limit, set with [`TimedReader::set_limit`] as the connection moves from phase to phase:
 //! * a **deadline**, a moment by which this phase must be over (the first byte; the whole
 //!   request head; draining) — it defeats a client that trickles one byte at a time;
-//! * an **idle** timeout, the longest any single read may wait (the request body).
+//! * an **idle** timeout, the longest any single read may wait (the request body, which may be
+//!   large and slow but must keep moving).
 //!
 //! The kernel only knows the second kind (`SO_RCVTIMEO`, what `set_read_timeout` sets), so
-//! before each read we turn the deadline into "the time left", and give the kernel the smaller
-//! of the two. An expired deadline becomes an `io::ErrorKind::TimedOut` error without reading.
+//! before each read under a deadline we turn it into "the time left". An expired deadline
+//! becomes an `io::ErrorKind::TimedOut` error without reading.
 //!
 //! The socket is shared (`Rc<TcpStream>`) between this reader, the response writer and the
 //! 100-continue writer. Reading and writing a `&TcpStream` is how std lets several owners use
@@ -21,40 +22,45 @@ use std::net::TcpStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// Reads from a shared socket under a deadline and/or idle timeout. See the module docs.
+/// What bounds the reads of the current phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// Every read must be over by this moment.
+    Deadline(Instant),
+    /// Each read may wait this long for bytes.
+    Idle(Duration),
+}
+
+/// Reads from a shared socket under a [`Limit`]. See the module docs.
 pub(crate) struct TimedReader {
     stream: Rc<TcpStream>,
-    deadline: Option<Instant>,
-    idle: Duration,
+    limit: Limit,
     /// The timeout last given to the kernel, to skip a system call when it is unchanged.
     applied: Option<Duration>,
 }
 
 impl TimedReader {
-    pub(crate) fn new(stream: Rc<TcpStream>, idle: Duration) -> TimedReader {
-        TimedReader {
-            stream,
-            deadline: None,
-            idle,
-            applied: None,
-        }
+    pub(crate) fn new(stream: Rc<TcpStream>, limit: Limit) -> TimedReader {
+        TimedReader { stream, limit, applied: None }
     }
 
-    /// From now on, reads must finish by `deadline`.
-    pub(crate) fn set_deadline(&mut self, deadline: Option<Instant>) {
-        self.deadline = deadline;
+    /// From now on, reads are bounded by `limit`.
+    pub(crate) fn set_limit(&mut self, limit: Limit) {
+        self.limit = limit;
     }
 
     /// The time the next read may wait, or a `TimedOut` error if the deadline has passed.
     fn timeout_now(&self) -> io::Result<Duration> {
-        let Some(deadline) = self.deadline else {
-            return Ok(self.idle);
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
+        match self.limit {
+            Limit::Idle(idle) => Ok(idle),
+            Limit::Deadline(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
+                }
+                Ok(left)
+            }
         }
-        Ok(left.min(self.idle))
     }
 }
 
