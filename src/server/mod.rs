@@ -41,9 +41,13 @@ use crate::http::Limits;
 use crate::log::Log;
 use crate::Stage;
 
-/// How long the accept loop waits after `accept()` fails before trying again. Failures such as
-/// "too many open files" clear up when a connection closes; retrying at once would spin.
+/// How long the accept loop first waits after `accept()` fails before trying again. Failures
+/// such as "too many open files" clear up when a connection closes; retrying at once would spin.
 pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// The longest pause between retries: the pause doubles after each failure in a row, up to
+/// this, so a lasting failure writes about one log line a second instead of ten.
+pub const ACCEPT_ERROR_PAUSE_MAX: Duration = Duration::from_secs(1);
 
 /// How long one client may take at each step. Every one of them exists because the server has
 /// a single thread: a client that stalls without a timeout stalls the server.
@@ -215,20 +219,23 @@ impl<A: Application> Server<A> {
     }
 
     /// Serves requests one after another until [`ShutdownHandle::shutdown`] is called.
-    /// A failed `accept` is logged and retried after [`ACCEPT_ERROR_PAUSE`]; nothing a client
-    /// does ends the loop.
+    /// A failed `accept` is logged and retried after a pause ([`ACCEPT_ERROR_PAUSE`], doubling
+    /// while the failures go on, up to [`ACCEPT_ERROR_PAUSE_MAX`]); nothing a client does ends
+    /// the loop.
     pub fn serve_forever(&self) {
+        let mut pause = ACCEPT_ERROR_PAUSE;
         while !self.stop.load(Ordering::SeqCst) {
-            if let Err(error) = self.handle_request() {
-                let pause = ACCEPT_ERROR_PAUSE;
-                self.config.log.line(
-                    "-",
-                    &format!(
-                        "{}: accepting a connection failed: {error}; retrying in {pause:?}",
-                        Stage::Accept
-                    ),
-                );
-                thread::sleep(pause);
+            match self.handle_request() {
+                Ok(()) => pause = ACCEPT_ERROR_PAUSE,
+                Err(error) => {
+                    let message =
+                        format!("accepting a connection failed: {error}; retrying in {pause:?}");
+                    self.config
+                        .log
+                        .line("-", &format!("{}: {message}", Stage::Accept));
+                    thread::sleep(pause);
+                    pause = (pause * 2).min(ACCEPT_ERROR_PAUSE_MAX);
+                }
             }
         }
     }
