@@ -172,6 +172,22 @@ fn a_leading_double_slash_is_collapsed() {
 }
 
 #[test]
+fn an_encoded_slash_or_a_backslash_cannot_make_a_double_slash() {
+    // The collapse happens after decoding, so "/%2F" is caught; and browsers read "\\" in a
+    // URL as "/", so "/\\evil.com" (sent encoded as %5C) is as dangerous as "//evil.com".
+    for target in [
+        "/%2Fevil.com/x",
+        "/%2f%2Fevil.com/x",
+        "/%5Cevil.com/x",
+        "/%5C/evil.com/x",
+    ] {
+        let environ = environ_for_get(target, "");
+        assert_eq!(environ["PATH_INFO"], "/evil.com/x", "{target}");
+        assert_eq!(environ["REQUEST_URI"], target);
+    }
+}
+
+#[test]
 fn double_slashes_later_in_the_path_are_kept() {
     let environ = environ_for_get("/a//b", "");
     assert_eq!(environ["PATH_INFO"], "/a//b");

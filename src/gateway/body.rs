@@ -115,9 +115,15 @@ impl Body {
     }
 
     /// The rest of `file`, from its current position to its end, sent with `Content-Length`.
-    /// This is the counterpart of `wsgi.file_wrapper`: on Linux the HTTP server copies it with
-    /// `sendfile(2)`, so the bytes go from the page cache to the socket without passing
-    /// through this process. Fails only if the file's size or position cannot be read.
+    /// This is the counterpart of `wsgi.file_wrapper`: the server knows the length before it
+    /// starts (so the client gets `Content-Length`) and copies the file in large blocks, in
+    /// constant memory however big the file. Fails only if the file's size or position cannot
+    /// be read.
+    ///
+    /// (Production servers go one step further and hand the copy to the kernel with
+    /// `sendfile(2)`, so the bytes never enter the process. std does not do that for sockets —
+    /// a file changed while its pages wait in the socket's buffer would send the changed bytes —
+    /// and this crate has no `unsafe` to call it directly.)
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {

@@ -36,7 +36,7 @@
 //! | `start_response(status, headers, exc_info)` | [`StartResponse::start_after_error`]`(status, headers, &error)` |
 //! | the `write(data)` it returns             | the [`LegacyWrite`] it returns (`io::Write`)        |
 //! | the returned iterable of `bytes`         | the returned [`Body`]: [`Body::from_chunks`], or bytes/`String` |
-//! | `wsgi.file_wrapper(file)`                | [`Body::file`] (sent with `sendfile` where the OS has it) |
+//! | `wsgi.file_wrapper(file)`                | [`Body::file`]: length known up front, copied in large blocks |
 //! | `iterable.close()`                       | Rust's `Drop`, plus [`Body::on_close`]; always run  |
 //! | an exception from the application        | `Err(AppError)` or a panic: both become a 500       |
 //!

@@ -70,7 +70,9 @@ pub trait Transport {
     fn flush(&mut self) -> io::Result<()>;
 
     /// Sends up to `length` bytes of `file` and returns how many were sent. The default copies
-    /// through [`Transport::write`]; a socket can do better (`sendfile`).
+    /// it through [`Transport::write`] in 64 KiB blocks. A transport with a faster way (an OS
+    /// call such as `sendfile(2)`) would override this; std offers none for sockets, so the
+    /// HTTP server uses the default.
     fn send_file(&mut self, file: &mut File, length: u64) -> io::Result<u64> {
         let mut limited = file.take(length);
         let mut buffer = vec![0; 64 * 1024];

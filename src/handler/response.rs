@@ -194,7 +194,7 @@ impl ResponseState {
         Ok(())
     }
 
-    /// Sends `length` bytes of `file` through the transport's file path (sendfile on sockets).
+    /// Sends `length` bytes of `file` through the transport's file path.
     pub(crate) fn send_file(
         &mut self,
         transport: &mut dyn Transport,
@@ -260,7 +260,11 @@ impl ResponseState {
         self.flush(transport)?;
         match self.promised_length {
             Some(promised) if self.sends_body() && self.body_bytes < promised => {
-                let whose = if self.length_from_app { "the application's" } else { "the computed" };
+                let whose = if self.length_from_app {
+                    "the application's"
+                } else {
+                    "the computed"
+                };
                 Err(SendError::App(format!(
                     "the body ended after {} bytes, short of {whose} Content-Length: {promised}",
                     self.body_bytes

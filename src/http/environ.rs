@@ -9,9 +9,10 @@
 //! * `PATH_INFO` is the target's path, percent-decoded by `crate::percent::decode_path`
 //!   (which says how bytes that are not UTF-8 are kept); `QUERY_STRING` stays encoded, as CGI
 //!   requires (RFC 3875 §4.1.7). `SCRIPT_NAME` is empty: the application is mounted at `/`.
-//! * A path starting with `//` is reduced to one `/`, as wsgiref does (gh-87389): `//evil.com`
-//!   would otherwise reach an application that may echo it into a `Location:` header, and a
-//!   browser reads `//evil.com` as another site.
+//! * A `PATH_INFO` starting with `//` is reduced to one `/`, as wsgiref does (gh-87389):
+//!   `//evil.com` would otherwise reach an application that may echo it into a `Location:`
+//!   header, and a browser reads `//evil.com` as another site. We check after decoding (so
+//!   `/%2Fevil.com` is caught; wsgiref checks before) and count `\` as a slash, as browsers do.
 //! * An absolute-form target (`GET http://host/path`) contributes only its path and query.
 //! * Each header `Foo-Bar` becomes `HTTP_FOO_BAR` (RFC 3875 §4.1.18); repeated headers are joined
 //!   with `,` as wsgiref does; `Content-Type` and `Content-Length` become `CONTENT_TYPE` and
@@ -78,13 +79,14 @@ pub fn cgi_variables(
     connection: &ConnectionInfo,
 ) -> Result<CgiVariables, Refusal> {
     let (path, query) = split_target(&head.target);
-    let path_info = decode_path(&path).map_err(|error| Refusal {
+    let decoded = decode_path(&path).map_err(|error| Refusal {
         status: Status::BAD_REQUEST,
         message: format!(
             "bad path in request target {}: {error}",
             crate::log::quote(head.target.as_bytes())
         ),
     })?;
+    let path_info = collapse_leading_slashes(decoded);
 
     let mut vars = BTreeMap::new();
     let mut set = |name: &str, value: String| {
@@ -152,12 +154,20 @@ fn add_header_variables(vars: &mut BTreeMap<String, String>, head: &RequestHead)
 fn split_target(target: &str) -> (String, String) {
     let target = origin_form(target);
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    // gh-87389: a leading "//" would make the path look like another host.
-    let path = match path.starts_with("//") {
-        true => format!("/{}", path.trim_start_matches('/')),
-        false => path.to_owned(),
-    };
-    (path, query.to_owned())
+    (path.to_owned(), query.to_owned())
+}
+
+/// gh-87389: a path that starts with `//` looks like another host to a browser (`//evil.com`
+/// is "evil.com, same scheme"), and an application that echoes the path into a `Location:`
+/// header becomes an open redirect. So the leading run of slashes is reduced to one — *after*
+/// decoding, so `/%2Fevil.com` is caught too, and counting `\` as a slash, as browsers do.
+fn collapse_leading_slashes(path: String) -> String {
+    let looks_like_a_host =
+        path.starts_with('/') && matches!(path.as_bytes().get(1), Some(b'/' | b'\\'));
+    if !looks_like_a_host {
+        return path;
+    }
+    format!("/{}", path.trim_start_matches(['/', '\\']))
 }
 
 /// An absolute-form target reduced to its path and query (`http://host:8000/a?b` → `/a?b`,
@@ -192,11 +202,23 @@ mod tests {
     fn targets() {
         let split = |t: &str| split_target(t);
         assert_eq!(split("/a?b=1?c"), ("/a".into(), "b=1?c".into()));
-        assert_eq!(split("//evil.com/x"), ("/evil.com/x".into(), "".into()));
         assert_eq!(split("/a//b"), ("/a//b".into(), "".into()));
         assert_eq!(split("http://host:8000/a?b"), ("/a".into(), "b".into()));
         assert_eq!(split("HTTP://host?b"), ("/".into(), "b".into()));
         assert_eq!(split("http://host"), ("/".into(), "".into()));
         assert_eq!(split("*"), ("*".into(), "".into()));
+    }
+
+    #[test]
+    fn leading_slashes_are_collapsed_after_decoding() {
+        let collapse = |p: &str| collapse_leading_slashes(p.to_owned());
+        assert_eq!(collapse("//evil.com/x"), "/evil.com/x");
+        assert_eq!(collapse("///x"), "/x");
+        assert_eq!(collapse("/\\evil.com"), "/evil.com");
+        assert_eq!(collapse("/\\/\\x"), "/x");
+        assert_eq!(collapse("/a//b"), "/a//b");
+        assert_eq!(collapse("/"), "/");
+        assert_eq!(collapse(""), "");
+        assert_eq!(collapse("*"), "*");
     }
 }

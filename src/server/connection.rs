@@ -147,9 +147,9 @@ impl<'s> Connection<'s> {
         let Some(reader) = self.reader.as_mut() else {
             return;
         };
-        reader
-            .get_mut()
-            .set_limit(Limit::Deadline(accepted + self.config.timeouts.request_head));
+        reader.get_mut().set_limit(Limit::Deadline(
+            accepted + self.config.timeouts.request_head,
+        ));
         let head = match read_request_head(reader, &self.config.limits) {
             Ok(head) => head,
             Err(error) => return self.refuse_unreadable(error),
@@ -301,7 +301,6 @@ impl<'s> Connection<'s> {
 /// The buffer is why a small response leaves in one write: status line, headers and body
 /// collect here and go out in the flush at the end.
 struct HttpTransport<'s> {
-    stream: &'s TcpStream,
     out: BufWriter<&'s TcpStream>,
     body: Option<Rc<RefCell<RequestBody>>>,
 }
@@ -309,7 +308,6 @@ struct HttpTransport<'s> {
 impl<'s> HttpTransport<'s> {
     fn new(stream: &'s TcpStream, body: Option<Rc<RefCell<RequestBody>>>) -> HttpTransport<'s> {
         HttpTransport {
-            stream,
             out: BufWriter::with_capacity(16 * 1024, stream),
             body,
         }
@@ -327,13 +325,6 @@ impl Transport for HttpTransport<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
-    }
-
-    fn send_file(&mut self, file: &mut std::fs::File, length: u64) -> io::Result<u64> {
-        self.out.flush()?;
-        // io::copy from a file to a socket uses sendfile(2) on Linux: the kernel moves the
-        // bytes from the page cache to the socket without copying them through this process.
-        io::copy(&mut file.take(length), &mut self.stream)
     }
 
     fn request_error(&self) -> Option<(Status, String)> {
@@ -404,7 +395,10 @@ impl RequestBody {
             return error;
         }
         let waited = self.body_timeout;
-        io::Error::new(io::ErrorKind::TimedOut, format!("the request body stopped arriving: nothing for {waited:?}"))
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("the request body stopped arriving: nothing for {waited:?}"),
+        )
     }
 
     /// The first read is the moment to say "go ahead" to a client waiting to send its body —
@@ -507,7 +501,10 @@ fn drain(reader: &mut impl Read, config: &Config) -> Drained {
             Ok(n) => read += n as u64,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) if error.kind() == io::ErrorKind::InvalidData => {
-                return Drained::GaveUp { read, why: error.to_string() };
+                return Drained::GaveUp {
+                    read,
+                    why: error.to_string(),
+                };
             }
             // Timed out (nothing queued), or the client closed or reset: nothing left unread.
             Err(_) => return Drained::Clean,

@@ -41,7 +41,11 @@ pub(crate) struct TimedReader {
 
 impl TimedReader {
     pub(crate) fn new(stream: Rc<TcpStream>, limit: Limit) -> TimedReader {
-        TimedReader { stream, limit, applied: None }
+        TimedReader {
+            stream,
+            limit,
+            applied: None,
+        }
     }
 
     /// From now on, reads are bounded by `limit`.

@@ -4,6 +4,7 @@
 //! Every test file that needs these says `mod common;`. Not every file uses every helper, so
 //! unused ones are allowed.
 #![allow(dead_code)]
+pub mod fuzz;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -60,14 +61,25 @@ pub fn start<A: Application + Send + 'static>(app: A) -> TestServer {
 }
 
 /// Like [`start`], letting `adjust` change the config first.
-pub fn start_with<A: Application + Send + 'static>(app: A, adjust: impl FnOnce(&mut Config)) -> TestServer {
+pub fn start_with<A: Application + Send + 'static>(
+    app: A,
+    adjust: impl FnOnce(&mut Config),
+) -> TestServer {
     let (log, captured) = Log::capture();
-    let mut config = Config { log, timeouts: quick_timeouts(), ..Config::default() };
+    let mut config = Config {
+        log,
+        timeouts: quick_timeouts(),
+        ..Config::default()
+    };
     adjust(&mut config);
     let server = Server::bind_with("127.0.0.1:0", app, config).expect("bind a test server");
     let addr = server.local_addr();
     let running = server.spawn().expect("spawn the server thread");
-    TestServer { running, log: captured, addr }
+    TestServer {
+        running,
+        log: captured,
+        addr,
+    }
 }
 
 /// Connects to `addr` with the client timeouts set.
@@ -119,18 +131,34 @@ impl Response {
             }
             _ => (String::new(), Vec::new(), raw.clone()),
         };
-        let status = status_line.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        Response { raw, status, status_line, headers, body }
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        Response {
+            raw,
+            status,
+            status_line,
+            headers,
+            body,
+        }
     }
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// How many times header `name` appears.
     pub fn header_count(&self, name: &str) -> usize {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).count()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
     }
 
     pub fn body_text(&self) -> String {
