@@ -15,6 +15,7 @@
 //! Why not a crate? Because the whole calendar is one function of 15 lines (below), and a
 //! reader who has seen it will never again wonder how `Date:` headers are made.
 
+use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -103,6 +104,31 @@ pub fn http_date(time: SystemTime) -> String {
         c.minute,
         c.second
     )
+}
+
+/// Appends the current time as an HTTP date to `out`, formatting it at most once a second.
+///
+/// Every response carries a `Date`, but the text only changes once a second; busy servers
+/// (nginx among them) cache it the same way. The cache is per thread, so it needs no lock.
+///
+/// ```
+/// let mut header = String::from("Date: ");
+/// rgiref::date::push_http_date_now(&mut header);
+/// assert!(header.ends_with(" GMT"));
+/// ```
+pub fn push_http_date_now(out: &mut String) {
+    thread_local! {
+        static CACHE: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = SystemTime::now();
+    let second = unix_seconds(now);
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.0 != second {
+            *cache = (second, http_date(now));
+        }
+        out.push_str(&cache.1);
+    });
 }
 
 /// Formats `time` the way wsgiref's access log does (`%d/%b/%Y %H:%M:%S`), in UTC.

@@ -304,7 +304,15 @@ fn shutdown_works_for_a_server_on_every_interface() {
         let mut addr = running.local_addr();
         assert!(addr.ip().is_unspecified());
         addr.set_ip(loopback.parse().unwrap());
-        assert_eq!(common::request(addr, b"GET / HTTP/1.0\r\n\r\n").status, 200);
+        let response = common::request(addr, b"GET / HTTP/1.0\r\n\r\n");
+        assert_eq!(response.status, 200);
+        // A wildcard listener accepts on any address; SERVER_NAME is the one actually used.
+        let server_name = if loopback.contains(':') {
+            format!("\"[{loopback}]\"")
+        } else {
+            format!("\"{loopback}\"")
+        };
+        assert_eq!(environ_value(&response, "SERVER_NAME"), server_name);
         finishes(&format!("stopping a server on {wildcard}"), move || {
             running.stop()
         });

@@ -318,6 +318,9 @@ impl Handler {
         }
         errors.log(&format!("{stage}: {failure}"));
         if state.headers_sent() {
+            // Too late for an error page. What was sent so far still goes out, so the client
+            // sees exactly where the response broke off.
+            let _ = state.flush(transport);
             errors.log(&format!(
                 "{stage}: response cut short after {} body bytes; the connection will be closed",
                 state.body_bytes()

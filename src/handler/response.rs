@@ -25,10 +25,8 @@
 //!
 //! An HTTP/0.9 client gets neither: only the body (RFC 1945 §4.1 "Simple-Response").
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io;
-use std::time::SystemTime;
 
 use super::{is_client_gone, Transport};
 
@@ -304,20 +302,17 @@ impl ResponseState {
         }
         let mut block = String::with_capacity(256);
         if self.origin_server {
-            // `write!` into a String cannot fail; the results below are ignored for that reason.
-            let _ = write!(block, "HTTP/{} {status}\r\n", self.http_version);
+            push_line(&mut block, &["HTTP/", self.http_version, " ", status]);
             if !self.has_header("Date") {
-                let _ = write!(
-                    block,
-                    "Date: {}\r\n",
-                    crate::date::http_date(SystemTime::now())
-                );
+                block.push_str("Date: ");
+                crate::date::push_http_date_now(&mut block);
+                block.push_str("\r\n");
             }
             if !self.has_header("Server") && !self.server_software.is_empty() {
-                let _ = write!(block, "Server: {}\r\n", self.server_software);
+                push_line(&mut block, &["Server: ", &self.server_software]);
             }
         } else {
-            let _ = write!(block, "Status: {status}\r\n");
+            push_line(&mut block, &["Status: ", status]);
         }
         for (name, value) in &self.headers {
             // RFC 9110 §8.6: a 204 response MUST NOT carry Content-Length (it has no body to
@@ -325,10 +320,10 @@ impl ResponseState {
             if *code == 204 && name.eq_ignore_ascii_case("Content-Length") {
                 continue;
             }
-            let _ = write!(block, "{name}: {value}\r\n");
+            push_line(&mut block, &[name, ": ", value]);
         }
         if let Some(length) = computed_length {
-            let _ = write!(block, "Content-Length: {length}\r\n");
+            push_line(&mut block, &["Content-Length: ", &length.to_string()]);
         }
         block.push_str("\r\n");
         Ok(block)
@@ -387,4 +382,12 @@ impl ResponseState {
         });
         SendError::Client(error)
     }
+}
+
+/// Appends `parts` and a CRLF: one line of the header block.
+fn push_line(block: &mut String, parts: &[&str]) {
+    for part in parts {
+        block.push_str(part);
+    }
+    block.push_str("\r\n");
 }

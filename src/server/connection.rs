@@ -25,7 +25,7 @@
 //! log; tests rely on this. Only a note about draining leftovers can come after it.
 
 use std::cell::RefCell;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -49,6 +49,7 @@ type ConnReader = BufReader<TimedReader>;
 pub(crate) fn serve<A>(
     stream: TcpStream,
     peer: SocketAddr,
+    listening: SocketAddr,
     app: &A,
     config: &Config,
     handler: &Handler,
@@ -56,7 +57,7 @@ pub(crate) fn serve<A>(
     A: Application + ?Sized,
 {
     let accepted = Instant::now();
-    let mut conn = match Connection::open(stream, peer, config, handler) {
+    let mut conn = match Connection::open(stream, peer, listening, config, handler) {
         Ok(conn) => conn,
         Err(error) => {
             let client = peer.ip().to_canonical().to_string();
@@ -87,18 +88,24 @@ struct Connection<'s> {
 }
 
 impl<'s> Connection<'s> {
+    /// Sets up a connection that the listener at `listening` accepted. Every system call here
+    /// is paid once per request, which is why there is only one (the benchmark counts them).
     fn open(
         stream: TcpStream,
         peer: SocketAddr,
+        listening: SocketAddr,
         config: &'s Config,
         handler: &'s Handler,
     ) -> io::Result<Connection<'s>> {
-        // Responses leave in one or a few large writes; Nagle's algorithm would only add delay
-        // to a streamed body's small chunks.
-        stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(config.timeouts.write))?;
+        // Our end of the connection. A listener bound to one address can only accept there;
+        // one bound to every address (0.0.0.0, ::) must ask the socket which one was used.
+        let local = match listening.ip().is_unspecified() {
+            true => stream.local_addr()?,
+            false => listening,
+        };
         let info = ConnectionInfo {
-            local: stream.local_addr()?,
+            local,
             peer,
             server_software: config.server_software.clone(),
         };
@@ -292,25 +299,46 @@ impl<'s> Connection<'s> {
     /// its `Input` past the response holds a reference to the socket; `shutdown` makes sure the
     /// client still sees the connection end now.
     fn close(self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        if Rc::strong_count(&self.stream) > 1 {
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
+        // Otherwise dropping the last owner closes the socket, which sends the FIN itself.
     }
 }
 
-/// Where the engine's response bytes go: a buffered writer on the socket.
+/// How many response bytes the HTTP transport collects before writing them to the socket.
+const WRITE_BUFFER: usize = 16 * 1024;
+
+/// Where the engine's response bytes go.
 ///
-/// The buffer is why a small response leaves in one write: status line, headers and body
-/// collect here and go out in the flush at the end.
+/// They collect in `pending` and go to the socket at each flush, so a small response — status
+/// line, headers and body — leaves in exactly one `write` system call (and one TCP segment).
+/// `pending` starts small and grows only as far as the response needs, up to
+/// [`WRITE_BUFFER`]; a block bigger than that goes straight to the socket, without a copy.
 struct HttpTransport<'s> {
-    out: BufWriter<&'s TcpStream>,
+    stream: &'s TcpStream,
+    pending: Vec<u8>,
+    flushes: u32,
     body: Option<Rc<RefCell<RequestBody>>>,
 }
 
 impl<'s> HttpTransport<'s> {
     fn new(stream: &'s TcpStream, body: Option<Rc<RefCell<RequestBody>>>) -> HttpTransport<'s> {
         HttpTransport {
-            out: BufWriter::with_capacity(16 * 1024, stream),
+            stream,
+            pending: Vec::with_capacity(512),
+            flushes: 0,
             body,
         }
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let mut stream = self.stream;
+            stream.write_all(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
     }
 }
 
@@ -320,11 +348,27 @@ impl Transport for HttpTransport<'_> {
             // Once the response has begun, a "100 Continue" would arrive in the middle of it.
             body.borrow_mut().response_started = true;
         }
-        self.out.write_all(bytes)
+        if self.pending.len() + bytes.len() > WRITE_BUFFER {
+            self.write_pending()?;
+        }
+        if bytes.len() >= WRITE_BUFFER {
+            let mut stream = self.stream;
+            return stream.write_all(bytes);
+        }
+        self.pending.extend_from_slice(bytes);
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.flushes += 1;
+        if self.flushes == 2 {
+            // A second flush means a streamed body. Nagle's algorithm holds a small segment
+            // back while earlier data is unacknowledged — and the client may delay its ACK by
+            // up to 40 ms — so each chunk could stall. The first flush has nothing before it
+            // and never waits, so a plain response does not pay for this system call.
+            self.stream.set_nodelay(true)?;
+        }
+        self.write_pending()
     }
 
     fn request_error(&self) -> Option<(Status, String)> {

@@ -214,7 +214,14 @@ impl<A: Application> Server<A> {
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(());
         }
-        connection::serve(stream, peer, &self.app, &self.config, &self.handler);
+        connection::serve(
+            stream,
+            peer,
+            self.local,
+            &self.app,
+            &self.config,
+            &self.handler,
+        );
         Ok(())
     }
 
