@@ -346,7 +346,12 @@ impl Handler {
                 errors.log(&format!(
                     "{stage}: the client went away before the error page was sent ({gone})"
                 ));
-                self.outcome(&error_state, Ending::ClientGone)
+                // Nothing reached the client, so the access log must not claim a status.
+                Outcome {
+                    status: None,
+                    body_bytes: 0,
+                    ending: Ending::ClientGone,
+                }
             }
         }
     }

@@ -432,17 +432,23 @@ impl RequestBody {
         }
     }
 
-    /// A socket timeout says only "timed out"; say which wait ran out, as the other body errors
-    /// say what went wrong with the body.
+    /// A socket error says only "timed out" or "connection reset"; say what happened to the
+    /// body, as the other body errors do.
     fn explain(&self, error: io::Error) -> io::Error {
-        if !is_timeout(&error) {
-            return error;
-        }
-        let waited = self.body_timeout;
-        io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("the request body stopped arriving: nothing for {waited:?}"),
-        )
+        let received = self.reader.received();
+        let message = match error.kind() {
+            _ if is_timeout(&error) => {
+                format!(
+                    "the request body stopped arriving: nothing for {:?}",
+                    self.body_timeout
+                )
+            }
+            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+                format!("the client reset the connection after sending {received} body bytes")
+            }
+            _ => return error,
+        };
+        io::Error::new(error.kind(), message)
     }
 
     /// The first read is the moment to say "go ahead" to a client waiting to send its body —
