@@ -16,6 +16,7 @@
 //! reader who has seen it will never again wonder how `Date:` headers are made.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -118,14 +119,37 @@ pub fn http_date(time: SystemTime) -> String {
 /// ```
 pub fn push_http_date_now(out: &mut String) {
     thread_local! {
-        static CACHE: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+        static HTTP_DATE: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
     }
+    push_cached(&HTTP_DATE, http_date, out);
+}
+
+/// Appends the current time as the access log writes it, formatting it at most once a second.
+///
+/// ```
+/// let mut line = String::new();
+/// rgiref::date::push_log_date_now(&mut line);
+/// assert_eq!(line.len(), "24/Nov/2026 20:01:39".len());
+/// ```
+pub fn push_log_date_now(out: &mut String) {
+    thread_local! {
+        static LOG_DATE: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    push_cached(&LOG_DATE, log_date, out);
+}
+
+/// Appends `format(now)`, reusing the text in `cache` while the second has not changed.
+fn push_cached(
+    cache: &'static LocalKey<RefCell<(i64, String)>>,
+    format: fn(SystemTime) -> String,
+    out: &mut String,
+) {
     let now = SystemTime::now();
     let second = unix_seconds(now);
-    CACHE.with(|cache| {
+    cache.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.0 != second {
-            *cache = (second, http_date(now));
+            *cache = (second, format(now));
         }
         out.push_str(&cache.1);
     });

@@ -76,6 +76,7 @@ pub mod handler;
 pub mod http;
 pub mod log;
 pub mod percent;
+mod read_ahead;
 pub mod server;
 mod stage;
 

@@ -20,7 +20,6 @@
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
 
 /// Where the server's log lines go. Cheap to clone; clones write to the same place.
 ///
@@ -73,12 +72,13 @@ impl Log {
     /// `message` are escaped, so one call is always exactly one line.
     pub fn line(&self, client: &str, message: &str) {
         let Some(sink) = &self.sink else { return };
-        let text = format!(
-            "{} - - [{}] {}\n",
-            escape(client.as_bytes()),
-            crate::date::log_date(SystemTime::now()),
-            escape(message.as_bytes())
-        );
+        let mut text = String::with_capacity(40 + client.len() + message.len());
+        push_escaped(&mut text, client.as_bytes());
+        text.push_str(" - - [");
+        crate::date::push_log_date_now(&mut text);
+        text.push_str("] ");
+        push_escaped(&mut text, message.as_bytes());
+        text.push('\n');
         // A log that cannot be written (a closed pipe, a full disk) must not take the server
         // down with it; there is nowhere left to report the failure, so it is dropped.
         let mut sink = lock(sink);
@@ -147,21 +147,33 @@ fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// ```
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
+    push_escaped(&mut out, bytes);
+    out
+}
+
+/// Appends `bytes` to `out`, escaped as [`escape`] does.
+fn push_escaped(out: &mut String, bytes: &[u8]) {
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             if c.is_control() {
-                // Only C0, DEL and C1 controls are `is_control`; all fit in two hex digits or,
-                // for C1, are written as their code point.
-                out.push_str(&format!("\\x{:02x}", c as u32));
+                // C0, DEL and C1 controls are all below U+00A0: two hex digits are enough.
+                push_hex_escape(out, c as u32 as u8);
             } else {
                 out.push(c);
             }
         }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\x{b:02x}"));
+        for &b in chunk.invalid() {
+            push_hex_escape(out, b);
         }
     }
-    out
+}
+
+/// Appends `\xNN` for the byte `b`.
+fn push_hex_escape(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("\\x");
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 0xf)]));
 }
 
 /// The longest piece of client input [`quote`] reproduces; the rest is cut and marked `…`.

@@ -92,6 +92,9 @@ pub fn decode_bytes(s: &str) -> Result<Vec<u8>, PercentError> {
 /// assert!(decode_path("/a%00b").is_err());
 /// ```
 pub fn decode_path(path: &str) -> Result<String, PercentError> {
+    if !path.contains(['%', '\0']) {
+        return Ok(path.to_owned()); // most paths have no escapes: nothing to decode
+    }
     let bytes = decode_bytes(path)?;
     if bytes.contains(&0) {
         return Err(PercentError::Nul);

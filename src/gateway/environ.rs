@@ -19,6 +19,7 @@ use std::fmt;
 use std::io::{self, BufRead, Read, Write};
 
 use crate::log::Log;
+use crate::read_ahead::ReadAhead;
 
 /// What the application is told about one request (WSGI's `environ`).
 ///
@@ -137,26 +138,16 @@ impl fmt::Debug for Environ {
 /// assert_eq!(rest, "second");
 /// ```
 pub struct Input {
-    source: Box<dyn Read>,
-    // A small hand-made `BufReader`: `buffer[start..end]` holds bytes read from `source` but
-    // not yet given out. The buffer is only allocated if `fill_buf` (line reading) is used;
-    // most requests have no body, and plain `read` calls go straight to `source`.
-    buffer: Vec<u8>,
-    start: usize,
-    end: usize,
+    // The read-ahead buffer is only allocated if `BufRead` (line reading) is used: most
+    // requests have no body, and plain `read` calls go straight to the transport's reader.
+    reader: ReadAhead<Box<dyn Read>>,
 }
-
-/// How much [`Input`] reads ahead when it is used as a `BufRead`.
-const INPUT_BUFFER: usize = 8 * 1024;
 
 impl Input {
     /// A body read from `reader`, which must end where the body ends.
     pub fn new(reader: impl Read + 'static) -> Input {
         Input {
-            source: Box::new(reader),
-            buffer: Vec::new(),
-            start: 0,
-            end: 0,
+            reader: ReadAhead::new(Box::new(reader), Vec::new()),
         }
     }
 
@@ -168,30 +159,17 @@ impl Input {
 
 impl Read for Input {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.start == self.end {
-            return self.source.read(buf); // nothing read ahead: no copy through the buffer
-        }
-        let n = buf.len().min(self.end - self.start);
-        buf[..n].copy_from_slice(&self.buffer[self.start..self.start + n]);
-        self.start += n;
-        Ok(n)
+        self.reader.read(buf)
     }
 }
 
 impl BufRead for Input {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.start == self.end {
-            if self.buffer.is_empty() {
-                self.buffer = vec![0; INPUT_BUFFER];
-            }
-            self.end = self.source.read(&mut self.buffer)?;
-            self.start = 0;
-        }
-        Ok(&self.buffer[self.start..self.end])
+        self.reader.fill_buf()
     }
 
     fn consume(&mut self, amount: usize) {
-        self.start = (self.start + amount).min(self.end);
+        self.reader.consume(amount)
     }
 }
 
@@ -297,23 +275,6 @@ mod tests {
             lines[1].ends_with("] two") && lines[2].ends_with("] three"),
             "{lines:?}"
         );
-    }
-
-    #[test]
-    fn input_mixes_line_reads_and_plain_reads_without_losing_bytes() {
-        // More than one buffer's worth, so plain reads must drain the read-ahead first.
-        let mut body = b"first\nsecond\n".to_vec();
-        body.extend((0..20_000u32).map(|i| (i % 251) as u8));
-        let mut input = Input::new(std::io::Cursor::new(body.clone()));
-        let mut line = String::new();
-        input.read_line(&mut line).unwrap();
-        assert_eq!(line, "first\n");
-        let mut next = [0u8; 3];
-        input.read_exact(&mut next).unwrap();
-        assert_eq!(&next, b"sec");
-        let mut rest = Vec::new();
-        input.read_to_end(&mut rest).unwrap();
-        assert_eq!(rest, body[9..]);
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub fn cgi_variables(
     connection: &ConnectionInfo,
 ) -> Result<CgiVariables, Refusal> {
     let (path, query) = split_target(&head.target);
-    let decoded = decode_path(&path).map_err(|error| Refusal {
+    let decoded = decode_path(path).map_err(|error| Refusal {
         status: Status::BAD_REQUEST,
         message: format!(
             "bad path in request target {}: {error}",
@@ -95,7 +95,7 @@ pub fn cgi_variables(
     // RFC 3875 §4.1, in the order the RFC lists them.
     set("GATEWAY_INTERFACE", "CGI/1.1".to_owned());
     set("PATH_INFO", path_info);
-    set("QUERY_STRING", query);
+    set("QUERY_STRING", query.to_owned());
     set(
         "REMOTE_ADDR",
         connection.peer.ip().to_canonical().to_string(),
@@ -127,18 +127,19 @@ fn add_header_variables(vars: &mut BTreeMap<String, String>, head: &RequestHead)
             ));
             continue;
         }
-        let key = match name.to_ascii_uppercase().replace('-', "_").as_str() {
-            "CONTENT_LENGTH" => continue, // already set from the checked framing
+        let key = http_variable_name(name);
+        let key = match key.as_str() {
+            "HTTP_CONTENT_LENGTH" => continue, // already set from the checked framing
             // The body the application reads is already decoded; passing "chunked" on would
             // invite it to decode a second time. (RFC 3875 §4.1.18 lets a server leave out
             // headers that concern only the connection.)
-            "TRANSFER_ENCODING" => continue,
-            "CONTENT_TYPE" => "CONTENT_TYPE".to_owned(),
-            "PROXY" => {
+            "HTTP_TRANSFER_ENCODING" => continue,
+            "HTTP_CONTENT_TYPE" => "CONTENT_TYPE".to_owned(),
+            "HTTP_PROXY" => {
                 dropped.push("dropped request header \"Proxy\": as HTTP_PROXY it would redirect the application's own HTTP requests (httpoxy)".to_owned());
                 continue;
             }
-            other => format!("HTTP_{other}"),
+            _ => key,
         };
         vars.entry(key)
             .and_modify(|joined| {
@@ -150,11 +151,43 @@ fn add_header_variables(vars: &mut BTreeMap<String, String>, head: &RequestHead)
     dropped
 }
 
-/// Splits a request target into its path and query, both still percent-encoded.
-fn split_target(target: &str) -> (String, String) {
-    let target = origin_form(target);
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    (path.to_owned(), query.to_owned())
+/// The CGI name of a request header (RFC 3875 §4.1.18): `User-Agent` → `HTTP_USER_AGENT`.
+fn http_variable_name(header: &str) -> String {
+    let mut name = String::with_capacity("HTTP_".len() + header.len());
+    name.push_str("HTTP_");
+    for c in header.chars() {
+        name.push(if c == '-' {
+            '_'
+        } else {
+            c.to_ascii_uppercase()
+        });
+    }
+    name
+}
+
+/// Splits a request target into its path and query, both still percent-encoded. An
+/// absolute-form target (`http://host:8000/a?b`) gives the path and query after the host, and
+/// an empty path there means `/` (RFC 9112 §3.2.2).
+fn split_target(target: &str) -> (&str, &str) {
+    let after_host = strip_scheme_and_host(target);
+    let (path, query) = after_host.split_once('?').unwrap_or((after_host, ""));
+    let absolute = after_host.len() != target.len();
+    match (path, absolute) {
+        ("", true) => ("/", query),
+        _ => (path, query),
+    }
+}
+
+/// `http://host:8000/a?b` → `/a?b`; any other target is returned whole.
+fn strip_scheme_and_host(target: &str) -> &str {
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target;
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return target;
+    }
+    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    &rest[host_end..]
 }
 
 /// gh-87389: a path that starts with `//` looks like another host to a browser (`//evil.com`
@@ -170,23 +203,6 @@ fn collapse_leading_slashes(path: String) -> String {
     format!("/{}", path.trim_start_matches(['/', '\\']))
 }
 
-/// An absolute-form target reduced to its path and query (`http://host:8000/a?b` → `/a?b`,
-/// `http://host?b` → `/?b`, since an empty path means `/`, RFC 9112 §3.2.2). Other targets are
-/// returned unchanged.
-fn origin_form(target: &str) -> String {
-    let Some((scheme, rest)) = target.split_once("://") else {
-        return target.to_owned();
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return target.to_owned();
-    }
-    match rest.find(['/', '?']) {
-        Some(start) if rest[start..].starts_with('?') => format!("/{}", &rest[start..]),
-        Some(start) => rest[start..].to_owned(),
-        None => "/".to_owned(),
-    }
-}
-
 fn server_name(local: &SocketAddr) -> String {
     match local {
         SocketAddr::V4(v4) => v4.ip().to_string(),
@@ -200,13 +216,16 @@ mod tests {
 
     #[test]
     fn targets() {
-        let split = |t: &str| split_target(t);
-        assert_eq!(split("/a?b=1?c"), ("/a".into(), "b=1?c".into()));
-        assert_eq!(split("/a//b"), ("/a//b".into(), "".into()));
-        assert_eq!(split("http://host:8000/a?b"), ("/a".into(), "b".into()));
-        assert_eq!(split("HTTP://host?b"), ("/".into(), "b".into()));
-        assert_eq!(split("http://host"), ("/".into(), "".into()));
-        assert_eq!(split("*"), ("*".into(), "".into()));
+        assert_eq!(split_target("/a?b=1?c"), ("/a", "b=1?c"));
+        assert_eq!(split_target("/a//b"), ("/a//b", ""));
+        assert_eq!(split_target("http://host:8000/a?b"), ("/a", "b"));
+        assert_eq!(split_target("HTTP://host?b"), ("/", "b"));
+        assert_eq!(split_target("http://host"), ("/", ""));
+        assert_eq!(split_target("*"), ("*", ""));
+        assert_eq!(
+            http_variable_name("X-Forwarded-For"),
+            "HTTP_X_FORWARDED_FOR"
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@
 //! socket is shut down), so by the time a client sees the connection end, its request is in the
 //! log; tests rely on this. Only a note about draining leftovers can come after it.
 
-use std::cell::RefCell;
-use std::io::{self, BufReader, Read, Write};
+use std::cell::{Cell, RefCell};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -40,10 +40,35 @@ use crate::http::{
     body_framing, expects_continue, read_request_head, BodyReader, Framing, Problem, Refusal,
     RequestError, RequestHead, Status, Version,
 };
+use crate::read_ahead::ReadAhead;
 use crate::Stage;
 
 /// The buffered read side of a connection, as the head parser and the body reader see it.
-type ConnReader = BufReader<TimedReader>;
+type ConnReader = ReadAhead<TimedReader>;
+
+/// How far a connection reads ahead: one read usually takes in a whole request head.
+const READ_BUFFER: usize = 8 * 1024;
+
+thread_local! {
+    /// The read buffer of the last connection on this thread, kept for the next one. A fresh
+    /// buffer costs an allocation and, in safe Rust, zeroing all of it; see `read_ahead.rs`.
+    static SPARE_READ_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A read buffer: the spare one if there is one, or a new one.
+fn take_read_buffer() -> Vec<u8> {
+    let spare = SPARE_READ_BUFFER.take();
+    if spare.len() == READ_BUFFER {
+        spare
+    } else {
+        vec![0; READ_BUFFER]
+    }
+}
+
+/// Keeps `buffer` for the next connection on this thread.
+fn give_back_read_buffer(reader: ConnReader) {
+    SPARE_READ_BUFFER.set(reader.into_buffer());
+}
 
 /// Serves the one request on `stream`, then closes it. See the module docs.
 pub(crate) fn serve<A>(
@@ -111,7 +136,10 @@ impl<'s> Connection<'s> {
         };
         let stream = Rc::new(stream);
         let first_byte = Limit::Deadline(Instant::now() + config.timeouts.first_byte);
-        let reader = BufReader::new(TimedReader::new(Rc::clone(&stream), first_byte));
+        let reader = ReadAhead::new(
+            TimedReader::new(Rc::clone(&stream), first_byte),
+            take_read_buffer(),
+        );
         Ok(Connection {
             stream,
             reader: Some(reader),
@@ -202,6 +230,11 @@ impl<'s> Connection<'s> {
         let log_finish = |message: &str| self.log(Stage::Finish, message);
         body.borrow_mut()
             .finish(&self.stream, self.config, log_finish);
+        // Unless the application kept its Input (and so a share of the body), the connection's
+        // reader comes back to us, and with it the buffer for the next connection.
+        if let Ok(body) = Rc::try_unwrap(body) {
+            give_back_read_buffer(body.into_inner().reader.into_inner());
+        }
     }
 
     /// Answers a request whose head could not be read.
@@ -298,7 +331,10 @@ impl<'s> Connection<'s> {
     /// Closes the connection for every owner of the socket at once. An application that kept
     /// its `Input` past the response holds a reference to the socket; `shutdown` makes sure the
     /// client still sees the connection end now.
-    fn close(self) {
+    fn close(mut self) {
+        if let Some(reader) = self.reader.take() {
+            give_back_read_buffer(reader);
+        }
         if Rc::strong_count(&self.stream) > 1 {
             let _ = self.stream.shutdown(Shutdown::Both);
         }
@@ -486,7 +522,7 @@ impl RequestBody {
         // this one is answered (pipelining). We answer one request per connection, so whatever
         // more it sends must be drained like an unread body: bytes left unread in the kernel
         // when we close would make it send a reset.
-        let past_the_body = !self.reader.get_mut().buffer().is_empty();
+        let past_the_body = !self.reader.get_mut().buffered().is_empty();
         if self.reader.is_done() && !past_the_body {
             return;
         }
