@@ -1,7 +1,7 @@
 //! From a parsed HTTP request to the CGI variables of an environ.
 //!
-//! Stage: **build environ**. In: a [`RequestHead`](super::RequestHead), its body
-//! [`Framing`](super::Framing), and the two ends of the connection. Out: the variables of
+//! Stage: **build environ**. In: a [`RequestHead`], its body
+//! [`Framing`], and the two ends of the connection. Out: the variables of
 //! RFC 3875 §4.1, sorted, plus a note for each header we refused to pass on.
 //!
 //! The rules, each with its reason:
