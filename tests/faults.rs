@@ -27,26 +27,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::Duration;
-
-use rgiref::gateway::{AppError, Body, Environ, StartResponse};
-
-/// Reads the whole body, then answers with its length: an app that is busy reading when the
-/// client vanishes.
-fn read_everything(
-    environ: &mut Environ,
-    start_response: &mut StartResponse,
-) -> Result<Body, AppError> {
-    let mut body = Vec::new();
-    environ.input.read_to_end(&mut body)?;
-    start_response.start("200 OK", [("Content-Type", "text/plain")])?;
-    Ok(Body::from(format!("{} bytes\n", body.len())))
-}
 
 #[test]
 fn a_client_that_resets_mid_body_is_logged_and_the_server_goes_on() {
-    let server = common::start(read_everything);
+    let server = common::start(common::read_whole_body);
     let mut client = common::connect(server.addr);
     client
         .write_all(b"PUT /upload HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n")
@@ -77,7 +63,7 @@ fn a_client_that_resets_mid_body_is_logged_and_the_server_goes_on() {
 #[test]
 fn a_client_that_resets_before_sending_its_body_is_logged_and_the_server_goes_on() {
     // Same, but the reset comes before a single body byte.
-    let server = common::start_with(read_everything, |config| {
+    let server = common::start_with(common::read_whole_body, |config| {
         config.timeouts.body_read = Duration::from_secs(5);
     });
     let mut client = common::connect(server.addr);

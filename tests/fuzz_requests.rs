@@ -39,7 +39,6 @@ use std::net::Shutdown;
 use std::time::Duration;
 
 use common::fuzz::{Campaign, Mutator, Rng};
-use rgiref::gateway::{AppError, Body, Environ, StartResponse};
 use rgiref::http::environ::{cgi_variables, CgiVariables, ConnectionInfo};
 use rgiref::http::grammar::is_token;
 use rgiref::http::{
@@ -1178,21 +1177,10 @@ const SOCKET_LIMITS: Limits = Limits {
 /// the kernel (which would reset the connection and could lose the answer on the way).
 const SOCKET_MAX_LEN: usize = 4096;
 
-/// The test application: reads its whole body, then says how much it read.
-fn read_whole_body(
-    environ: &mut Environ,
-    start_response: &mut StartResponse,
-) -> Result<Body, AppError> {
-    let mut body = Vec::new();
-    environ.input.read_to_end(&mut body)?;
-    start_response.start("200 OK", [("Content-Type", "text/plain")])?;
-    Ok(Body::from(format!("read {} bytes\n", body.len())))
-}
-
 #[test]
 fn server_survives_mutated_requests() {
     let campaign = Campaign::new(module_path!(), "server_survives_mutated_requests", 1000, 10);
-    let server = common::start_with(read_whole_body, |config| {
+    let server = common::start_with(common::read_whole_body, |config| {
         config.limits = SOCKET_LIMITS;
         // Short, because a broken server costs one of these per case; the client half-closes
         // its side after sending, so a working server never waits for any of them.

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use rgiref::gateway::Application;
+use rgiref::gateway::{AppError, Application, Body, Environ, StartResponse};
 use rgiref::log::{CapturedLog, Log};
 use rgiref::server::{Config, RunningServer, Server, Timeouts};
 
@@ -41,6 +41,18 @@ impl TestServer {
     pub fn log_text(&self) -> String {
         self.log.text()
     }
+}
+
+/// An application that reads the whole request body, then answers `read N bytes`: the simplest
+/// app that is busy with the body when something goes wrong.
+pub fn read_whole_body(
+    environ: &mut Environ,
+    start_response: &mut StartResponse,
+) -> Result<Body, AppError> {
+    let mut body = Vec::new();
+    environ.input.read_to_end(&mut body)?;
+    start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+    Ok(Body::from(format!("read {} bytes\n", body.len())))
 }
 
 /// Timeouts short enough that tests about them run quickly, long enough that no other test
