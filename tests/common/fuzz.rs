@@ -37,7 +37,6 @@
 
 use std::fmt::Write as _;
 use std::ops::RangeInclusive;
-use std::panic::{self, AssertUnwindSafe};
 
 /// The environment variable that sets how many cases to run.
 pub const CASES_VAR: &str = "RGIREF_FUZZ_CASES";
@@ -230,12 +229,12 @@ impl Campaign {
         trail: &[String],
         run: impl FnOnce() -> Result<T, String>,
     ) -> T {
-        // AssertUnwindSafe: after a panic we only report and stop, so no half-updated state
-        // is ever used again.
-        let why = match panic::catch_unwind(AssertUnwindSafe(run)) {
+        // The crate's own panic catcher, the one the server uses for applications: it reports
+        // where the panic happened as well as its message.
+        let why = match rgiref::handler::panic::catch(run) {
             Ok(Ok(value)) => return value,
             Ok(Err(why)) => why,
-            Err(payload) => format!("panicked: {}", panic_message(&*payload)),
+            Err(panic) => panic.to_string(),
         };
         panic!("{}", self.report(case, input, trail, &why));
     }
@@ -265,17 +264,6 @@ impl Campaign {
             rust_literal(input)
         );
         text
-    }
-}
-
-/// The message of a caught panic (`panic!` payloads are a `&str` or a `String`).
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic with a non-text payload".to_owned()
     }
 }
 
