@@ -112,8 +112,8 @@ impl<R: BufRead> BodyReader<R> {
         let want = buf
             .len()
             .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-        // `read`, not `fill_buf`: a BufReader hands a large read straight to the socket, so a
-        // big upload is not copied through its small buffer.
+        // `read`, not `fill_buf`: the connection's read-ahead hands a large read straight to
+        // the socket, so a big upload is not copied through its small buffer.
         let n = self.source.read(&mut buf[..want])?;
         if n == 0 {
             return Err(self.ended_early());
