@@ -85,15 +85,18 @@ fn serve(address: SocketAddr, quiet: bool) -> ExitCode {
 
 /// A bind failure, said in a way that suggests the fix.
 fn bind_error_message(address: SocketAddr, error: &std::io::Error) -> String {
-    let hint = match error.kind() {
-        std::io::ErrorKind::AddrInUse => {
-            " (is another server running there? try --port with another number, or --port 0 for any free port)"
+    use std::io::ErrorKind;
+    let why = match error.kind() {
+        ErrorKind::AddrInUse => "the port is already in use; is another server running there? \
+             Try another --port, or --port 0 for any free port"
+            .to_owned(),
+        ErrorKind::AddrNotAvailable => "that address does not belong to this machine".to_owned(),
+        ErrorKind::PermissionDenied => {
+            "ports below 1024 need special privileges; try --port 8000".to_owned()
         }
-        std::io::ErrorKind::AddrNotAvailable => " (that address does not belong to this machine)",
-        std::io::ErrorKind::PermissionDenied => " (ports below 1024 need special privileges; try --port 8000)",
-        _ => "",
+        _ => error.to_string(),
     };
-    format!("cannot listen on {address}: {error}{hint}")
+    format!("cannot listen on {address}: {why}")
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -111,7 +111,8 @@ fn a_port_already_in_use_is_refused_with_a_hint() {
         &format!("cannot listen on 127.0.0.1:{port}: "),
     );
     assert!(
-        stderr.contains("try --port with another number, or --port 0"),
+        stderr.contains("the port is already in use")
+            && stderr.contains("--port 0 for any free port"),
         "{stderr}"
     );
     drop(holder);
