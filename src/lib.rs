@@ -27,7 +27,7 @@
 //!   application ────────────────────────── your code (or demo::demo_app)
 //!      │                                   handler     [send headers]  status + headers → bytes
 //!      │                                   handler     [send body]     body → bytes
-//!      ▼                                   server      [finish]        close body, drain, close, log
+//!      ▼                                   server      [finish]        close body, log, drain, close
 //!   browser
 //! ```
 //!

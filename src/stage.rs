@@ -27,8 +27,8 @@ pub enum Stage {
     SendHeaders,
     /// The body goes out.
     SendBody,
-    /// The body is closed, unread request bytes are drained, the connection is closed, and the
-    /// access log line is written.
+    /// The body is closed (its clean-up runs), the access-log line is written, request bytes
+    /// the application did not read are drained, and the connection is closed.
     Finish,
 }
 

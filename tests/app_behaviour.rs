@@ -331,6 +331,22 @@ impl io::Read for FailingReader {
 }
 
 #[test]
+fn a_file_body_that_cannot_be_read_is_still_a_clean_500() {
+    // The first block of a file is read before the headers go out, so a file that fails at once
+    // (here a directory, which opens but cannot be read) leaves the response unsent and
+    // replaceable by a 500 — not a 200 with a Content-Length and no body.
+    let (response, log) = serve_once(|_: &mut Environ, start_response: &mut StartResponse| {
+        start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+        Ok(Body::file(File::open(std::env::temp_dir())?)?)
+    });
+    assert_server_error(&response);
+    assert!(
+        log.contains("send body: reading the body failed: "),
+        "{log}"
+    );
+}
+
+#[test]
 fn body_reader_failing_mid_stream_cuts_the_response_short() {
     let (response, log) = serve_once(|_: &mut Environ, start_response: &mut StartResponse| {
         start_response.start("200 OK", [("Content-Type", "text/plain")])?;

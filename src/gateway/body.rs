@@ -8,8 +8,10 @@
 //! * Streamed bodies: [`Body::from_chunks`] takes any iterator of byte chunks and sends each as
 //!   it is produced; [`Body::from_fallible_chunks`] lets a chunk be an error, which cuts the
 //!   response short (and becomes a 500 if nothing was sent yet).
-//! * Files: [`Body::file`] (the counterpart of `wsgi.file_wrapper`) lets the server hand the
-//!   copy to the kernel; [`Body::from_reader`] streams any other reader.
+//! * Files: [`Body::file`] (the counterpart of `wsgi.file_wrapper`) sends the rest of a file
+//!   with its `Content-Length`, in blocks; [`Body::from_reader`] streams any other reader.
+//!   Either way the first block is read before the headers go out, so a file that cannot be
+//!   read still gets a clean 500.
 //! * Clean-up: WSGI calls the iterable's `close()` when the response is over, however it ended.
 //!   In Rust that is `Drop`: the server drops the body when it is done with it, on success and
 //!   on error, so a file closes and an iterator's own `Drop` runs. For clean-up that is not tied
@@ -39,13 +41,11 @@ pub(crate) enum BodyKind {
     Bytes(Vec<u8>),
     /// Chunks produced one by one.
     Chunks(Box<dyn Iterator<Item = Result<Vec<u8>, AppError>>>),
-    /// A reader, with its length if known.
+    /// A reader (a file, too), with its length if known.
     Reader {
         reader: Box<dyn Read>,
         length: Option<u64>,
     },
-    /// A file and the number of bytes to send from its current position.
-    File { file: File, length: u64 },
 }
 
 impl Body {
@@ -137,7 +137,7 @@ impl Body {
         let size = file.metadata()?.len();
         let position = file.stream_position()?;
         let length = size.saturating_sub(position);
-        Ok(Body::from_kind(BodyKind::File { file, length }))
+        Ok(Body::from_reader(file.take(length), Some(length)))
     }
 
     /// Registers `clean_up` to run when the server is done with this body, however the response
@@ -164,7 +164,6 @@ impl Body {
             BodyKind::Bytes(bytes) => Some(bytes.len() as u64),
             BodyKind::Chunks(_) => None,
             BodyKind::Reader { length, .. } => *length,
-            BodyKind::File { length, .. } => Some(*length),
         }
     }
 
@@ -226,7 +225,6 @@ impl fmt::Debug for Body {
             BodyKind::Bytes(_) => "bytes",
             BodyKind::Chunks(_) => "chunks",
             BodyKind::Reader { .. } => "reader",
-            BodyKind::File { .. } => "file",
         };
         write!(f, "Body {{ kind: {kind}, length: {:?} }}", self.length())
     }

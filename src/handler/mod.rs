@@ -33,7 +33,6 @@ mod response;
 pub mod panic;
 
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Read};
 
 pub use response::RequestKind;
@@ -68,24 +67,6 @@ pub trait Transport {
 
     /// Sends anything buffered to the client.
     fn flush(&mut self) -> io::Result<()>;
-
-    /// Sends up to `length` bytes of `file` and returns how many were sent. The default copies
-    /// it through [`Transport::write`] in 64 KiB blocks. A transport with a faster way (an OS
-    /// call such as `sendfile(2)`) would override this; std offers none for sockets, so the
-    /// HTTP server uses the default.
-    fn send_file(&mut self, file: &mut File, length: u64) -> io::Result<u64> {
-        let mut limited = file.take(length);
-        let mut buffer = vec![0; 64 * 1024];
-        let mut sent = 0;
-        loop {
-            let n = limited.read(&mut buffer)?;
-            if n == 0 {
-                return Ok(sent);
-            }
-            self.write(&buffer[..n])?;
-            sent += n as u64;
-        }
-    }
 
     /// If reading the request body failed because of the client (it stopped sending, or sent a
     /// malformed chunked body), the status and message to answer instead of a 500.
@@ -292,9 +273,6 @@ impl Handler {
             BodyKind::Reader { reader, .. } => {
                 send_reader(state, transport, reader.as_mut(), known_length)?
             }
-            BodyKind::File { file, length } => state
-                .send_file(transport, file, *length)
-                .map_err(at(Stage::SendBody))?,
         }
         state.finish(transport).map_err(at(Stage::SendBody))
     }
@@ -455,22 +433,6 @@ fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// True for the write errors that mean "the client is not listening any more": it closed or
-/// reset the connection, or stopped reading until our write timeout ran out.
-pub(crate) fn is_client_gone(error: &io::Error) -> bool {
-    use io::ErrorKind::*;
-    matches!(
-        error.kind(),
-        BrokenPipe
-            | ConnectionReset
-            | ConnectionAborted
-            | NotConnected
-            | TimedOut
-            | WouldBlock
-            | WriteZero
-    )
 }
 
 /// Why the engine could not finish a response normally.

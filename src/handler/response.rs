@@ -25,10 +25,9 @@
 //!
 //! An HTTP/0.9 client gets neither: only the body (RFC 1945 §4.1 "Simple-Response").
 
-use std::fs::File;
 use std::io;
 
-use super::{is_client_gone, Transport};
+use super::Transport;
 
 /// What kind of response the request allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,39 +186,6 @@ impl ResponseState {
         let allowed = self.allowance(bytes.len() as u64) as usize;
         self.send(transport, &bytes[..allowed])?;
         if allowed < bytes.len() {
-            return Err(self.too_long());
-        }
-        Ok(())
-    }
-
-    /// Sends `length` bytes of `file` through the transport's file path.
-    pub(crate) fn send_file(
-        &mut self,
-        transport: &mut dyn Transport,
-        file: &mut File,
-        length: u64,
-    ) -> Result<(), SendError> {
-        self.ensure_headers_sent(transport, Some(length))?;
-        if !self.sends_body() {
-            return Ok(());
-        }
-        let allowed = self.allowance(length);
-        let sent = match transport.send_file(file, allowed) {
-            Ok(sent) => sent,
-            Err(error) if is_client_gone(&error) => return Err(self.client_failed(error)),
-            Err(error) => {
-                return Err(SendError::App(format!(
-                    "reading the body's file failed: {error}"
-                )))
-            }
-        };
-        self.body_bytes += sent;
-        if sent < allowed {
-            return Err(SendError::App(format!(
-                "the body's file ended after {sent} of {allowed} bytes"
-            )));
-        }
-        if allowed < length {
             return Err(self.too_long());
         }
         Ok(())

@@ -16,8 +16,9 @@
 //!   decide the body's framing      Content-Length/chunked  bad → 400/411/501
 //!   build the environ              CGI variables           bad path → 400
 //!   run the application            the engine              its status, or 500
+//!   write the access-log line      before the client can see the end of the response
 //!   drain what the app left unread Config::max_drain_bytes so the client sees our response
-//!   write the access-log line      then close the socket
+//!   close the socket
 //! ```
 //!
 //! The access-log line is written before the client can see the response end (before the
