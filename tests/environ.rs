@@ -205,6 +205,17 @@ fn an_absolute_form_target_gives_only_its_path_and_query() {
 }
 
 #[test]
+fn an_absolute_form_target_decides_http_host_over_the_host_header() {
+    // RFC 9112 §3.2.2: the server MUST ignore Host and use the target's authority, so an app
+    // building URLs from HTTP_HOST cannot be given a second, different site.
+    let server = common::start(demo_app);
+    let raw = b"GET http://good.example:8000/x HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+    let environ = environ_seen(&server, raw);
+    assert_eq!(environ["HTTP_HOST"], "good.example:8000");
+    assert_eq!(environ["PATH_INFO"], "/x");
+}
+
+#[test]
 fn an_absolute_form_target_without_a_path_means_slash() {
     // RFC 9112 §3.2.2: an empty path is "/".
     let server = common::start(demo_app);

@@ -248,6 +248,15 @@ impl Request {
         self.remove_headers("Transfer-Encoding");
         self.headers.push(b"Transfer-Encoding: chunked".to_vec());
         self.set_version("HTTP/1.1");
+        // HTTP/1.1 requires a Host (RFC 9112 §3.2); without one the request would be refused
+        // before its chunked body is ever read.
+        if !self
+            .headers
+            .iter()
+            .any(|h| header_name(h).eq_ignore_ascii_case(b"Host"))
+        {
+            self.headers.push(b"Host: x".to_vec());
+        }
     }
 }
 
@@ -309,6 +318,7 @@ fn corpus() -> Vec<Request> {
         Request::new(
             "PATCH /p HTTP/1.1",
             &[
+                "Host: x",
                 "Content-Length: 2, 2",
                 "Content-Type: text/plain; charset=utf-8",
             ],
@@ -316,10 +326,13 @@ fn corpus() -> Vec<Request> {
         .body(b"ok"),
         Request::new("GET /latin HTTP/1.0", &["Accept:\t text/plain \t"])
             .header_bytes(b"X-Latin: caf\xe9"),
-        Request::new("POST / HTTP/1.1", &["Transfer-Encoding: chunked"])
-            .chunked(&[("a ; x=y", "hellohello"), ("001", "!")], &[])
-            .lf_only()
-            .after_empty_lines("\r\n\n"),
+        Request::new(
+            "POST / HTTP/1.1",
+            &["Host: x", "Transfer-Encoding: chunked"],
+        )
+        .chunked(&[("a ; x=y", "hellohello"), ("001", "!")], &[])
+        .lf_only()
+        .after_empty_lines("\r\n\n"),
     ]
 }
 

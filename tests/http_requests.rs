@@ -290,6 +290,47 @@ fn a_bare_cr_in_a_header_line_is_400() {
 }
 
 #[test]
+fn an_http11_request_without_host_is_400() {
+    // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any
+    // HTTP/1.1 request message that lacks a Host header field". HTTP/1.0 needs none.
+    let server = common::start(hello);
+    let raw = b"GET / HTTP/1.1\r\nAccept: */*\r\n\r\n";
+    let message = assert_refused(&server, raw, BAD_REQUEST, READ_REQUEST, "GET / HTTP/1.1");
+    assert_names(&message, &["must have a Host header"]);
+    assert_eq!(server.request(b"GET / HTTP/1.0\r\n\r\n").status, 200);
+}
+
+#[test]
+fn two_host_headers_are_400() {
+    // Joined as "a.example,b.example" they would give the application a host that is neither.
+    let server = common::start(hello);
+    let raw = b"GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n";
+    let message = assert_refused(&server, raw, BAD_REQUEST, READ_REQUEST, "GET / HTTP/1.1");
+    assert_names(&message, &["2 Host headers"]);
+}
+
+#[test]
+fn a_host_that_is_not_a_host_is_400() {
+    let server = common::start(hello);
+    for host in [
+        "evil.example/path",
+        "user@evil.example",
+        "a.example:80x",
+        "[::1",
+    ] {
+        let raw = format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        let message = assert_refused(
+            &server,
+            raw.as_bytes(),
+            BAD_REQUEST,
+            READ_REQUEST,
+            "GET / HTTP/1.1",
+        );
+        assert_names(&message, &["bad Host header", &format!("\"{host}\"")]);
+    }
+}
+
+#[test]
 fn a_request_line_that_is_not_utf8_is_400() {
     // The byte that is not UTF-8 is shown escaped as \xff, in the message and in the access
     // line alike: nothing about the request is lost from the log.

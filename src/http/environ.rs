@@ -13,7 +13,8 @@
 //!   `//evil.com` would otherwise reach an application that may echo it into a `Location:`
 //!   header, and a browser reads `//evil.com` as another site. We check after decoding (so
 //!   `/%2Fevil.com` is caught; wsgiref checks before) and count `\` as a slash, as browsers do.
-//! * An absolute-form target (`GET http://host/path`) contributes only its path and query.
+//! * An absolute-form target (`GET http://host/path`) contributes its path and query, and its
+//!   host becomes `HTTP_HOST` whatever the `Host` header said (RFC 9112 §3.2.2).
 //! * Each header `Foo-Bar` becomes `HTTP_FOO_BAR` (RFC 3875 §4.1.18); repeated headers are joined
 //!   with `,` as wsgiref does; `Content-Type` and `Content-Length` become `CONTENT_TYPE` and
 //!   `CONTENT_LENGTH` instead, and are present only when the request has them.
@@ -114,6 +115,11 @@ pub fn cgi_variables(
     }
 
     let dropped = add_header_variables(&mut vars, head);
+    if let Some((authority, _)) = split_absolute_form(&head.target) {
+        // RFC 9112 §3.2.2: with an absolute-form target, the server MUST ignore Host and use
+        // the target's authority, so the two can never disagree about which site was asked for.
+        vars.insert("HTTP_HOST".to_owned(), authority.to_owned());
+    }
     Ok(CgiVariables { vars, dropped })
 }
 
@@ -169,25 +175,26 @@ fn http_variable_name(header: &str) -> String {
 /// absolute-form target (`http://host:8000/a?b`) gives the path and query after the host, and
 /// an empty path there means `/` (RFC 9112 §3.2.2).
 fn split_target(target: &str) -> (&str, &str) {
-    let after_host = strip_scheme_and_host(target);
+    let (after_host, absolute) = match split_absolute_form(target) {
+        Some((_authority, rest)) => (rest, true),
+        None => (target, false),
+    };
     let (path, query) = after_host.split_once('?').unwrap_or((after_host, ""));
-    let absolute = after_host.len() != target.len();
     match (path, absolute) {
         ("", true) => ("/", query),
         _ => (path, query),
     }
 }
 
-/// `http://host:8000/a?b` → `/a?b`; any other target is returned whole.
-fn strip_scheme_and_host(target: &str) -> &str {
-    let Some((scheme, rest)) = target.split_once("://") else {
-        return target;
-    };
+/// For an absolute-form target, its authority and the rest: `http://host:8000/a?b` →
+/// (`host:8000`, `/a?b`). `None` for every other form.
+fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = target.split_once("://")?;
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return target;
+        return None;
     }
     let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    &rest[host_end..]
+    Some(rest.split_at(host_end))
 }
 
 /// gh-87389: a path that starts with `//` looks like another host to a browser (`//evil.com`

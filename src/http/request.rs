@@ -232,6 +232,9 @@ pub fn read_request_head(
     } else {
         read_headers(reader, limits).map_err(|p| fail(p, Some(&request_line)))?
     };
+    if let Err(refusal) = check_host(version, &headers) {
+        return Err(fail(Problem::Refused(refusal), Some(&request_line)));
+    }
     Ok(RequestHead {
         method,
         target,
@@ -338,6 +341,52 @@ fn read_headers(
     limits: &Limits,
 ) -> Result<Vec<(String, String)>, Problem> {
     read_field_section(reader, limits, "header")
+}
+
+/// The `Host` rules of RFC 9112 §3.2, which a server MUST enforce with 400: an HTTP/1.1
+/// request has exactly one `Host`, and any request has at most one, with a valid value
+/// (`uri-host [ ":" port ]`, RFC 9110 §7.2). Applications build URLs from `HTTP_HOST`; two hosts,
+/// or one containing a `/` or `@`, is how a client makes them build the wrong URL.
+fn check_host(version: Version, headers: &[(String, String)]) -> Result<(), Refusal> {
+    let hosts: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Host"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    match hosts.as_slice() {
+        [] if version >= Version::HTTP_11 => Err(Refusal::bad_request(
+            "an HTTP/1.1 request must have a Host header",
+        )),
+        [] => Ok(()),
+        [host] if is_valid_host(host) => Ok(()),
+        [host] => Err(Refusal::bad_request(format!(
+            "bad Host header {}",
+            quote(host.as_bytes())
+        ))),
+        _ => Err(Refusal::bad_request(format!(
+            "{} Host headers; a request may have only one",
+            hosts.len()
+        ))),
+    }
+}
+
+/// `uri-host [ ":" port ]`: a bracketed IPv6 literal, or a name or IPv4 address made of the
+/// characters RFC 3986 §3.2.2 allows in a `reg-name`; then an optional port of digits.
+fn is_valid_host(value: &str) -> bool {
+    let (host, port) = match value.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((literal, after)) => (literal, after.strip_prefix(':').unwrap_or(after)),
+            None => return false,
+        },
+        None => value.rsplit_once(':').unwrap_or((value, "")),
+    };
+    let in_brackets = value.starts_with('[');
+    let host_ok = host.bytes().all(|b| {
+        b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b) || (in_brackets && b == b':')
+    });
+    let port_ok = port.bytes().all(|b| b.is_ascii_digit())
+        && !(in_brackets && value.ends_with(']') && !port.is_empty());
+    host_ok && port_ok
 }
 
 /// Reads a field section — the request headers, or a chunked body's trailers — enforcing the
@@ -688,39 +737,65 @@ mod tests {
     }
 
     #[test]
+    fn host_rules() {
+        assert!(parse("GET / HTTP/1.1\r\nHost: example.org:8080\r\n\r\n").is_ok());
+        assert!(parse("GET / HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n").is_ok());
+        assert!(parse("GET / HTTP/1.1\r\nHost: \r\n\r\n").is_ok()); // empty is allowed
+        assert!(parse("GET / HTTP/1.0\r\n\r\n").is_ok()); // 1.0 needs none
+        assert!(refused("GET / HTTP/1.1\r\n\r\n")
+            .message
+            .contains("must have a Host"));
+        assert!(refused("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n")
+            .message
+            .contains("2 Host headers"));
+        assert!(refused("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n")
+            .message
+            .contains("bad Host"));
+        assert!(refused("GET / HTTP/1.1\r\nHost: user@evil\r\n\r\n")
+            .message
+            .contains("bad Host"));
+        assert!(refused("GET / HTTP/1.1\r\nHost: a:80x\r\n\r\n")
+            .message
+            .contains("bad Host"));
+        assert!(refused("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n")
+            .message
+            .contains("bad Host"));
+    }
+
+    #[test]
     fn framing() {
         let framing = |text: &str| body_framing(&parse(text).unwrap());
         assert_eq!(
-            framing("POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n"),
+            framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\n"),
             Ok(Framing::Length(3))
         );
         assert_eq!(
-            framing("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n")
+            framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n")
                 .unwrap_err()
                 .status
                 .code,
             400
         );
         assert_eq!(
-            framing("POST / HTTP/1.1\r\nContent-Length: -3\r\n\r\n")
+            framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -3\r\n\r\n")
                 .unwrap_err()
                 .status
                 .code,
             400
         );
         assert_eq!(
-            framing("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n")
+            framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n")
                 .unwrap_err()
                 .status
                 .code,
             400
         );
         assert_eq!(
-            framing("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
             Ok(Framing::Chunked)
         );
         assert_eq!(
-            framing("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")
+            framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n")
                 .unwrap_err()
                 .status
                 .code,
@@ -734,7 +809,7 @@ mod tests {
             400
         );
         assert_eq!(
-            framing("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
+            framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
                 .unwrap_err()
                 .status
                 .code,
@@ -746,7 +821,7 @@ mod tests {
     fn expectations() {
         let expect = |text: &str| expects_continue(&parse(text).unwrap());
         assert_eq!(
-            expect("PUT / HTTP/1.1\r\nExpect: 100-Continue\r\n\r\n"),
+            expect("PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\n\r\n"),
             Ok(true)
         );
         assert_eq!(
@@ -754,7 +829,7 @@ mod tests {
             Ok(false)
         );
         assert_eq!(
-            expect("PUT / HTTP/1.1\r\nExpect: coffee\r\n\r\n")
+            expect("PUT / HTTP/1.1\r\nHost: x\r\nExpect: coffee\r\n\r\n")
                 .unwrap_err()
                 .status
                 .code,
