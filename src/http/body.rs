@@ -68,6 +68,9 @@ pub struct BodyReader<R> {
     limits: Limits,
     received: u64,
     declared: Option<u64>,
+    /// The first error, once there has been one. It is final: a failed read may have consumed
+    /// half a chunk-size line, so carrying on could decode a different body without noticing.
+    failed: Option<(io::ErrorKind, String)>,
 }
 
 impl<R: BufRead> BodyReader<R> {
@@ -84,6 +87,7 @@ impl<R: BufRead> BodyReader<R> {
             limits: *limits,
             received: 0,
             declared,
+            failed: None,
         }
     }
 
@@ -215,7 +219,24 @@ impl<R: BufRead> BodyReader<R> {
 }
 
 impl<R: BufRead> Read for BodyReader<R> {
+    /// Reads body bytes. After an error, every later read returns the same error again.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, message)) = &self.failed {
+            return Err(io::Error::new(*kind, message.clone()));
+        }
+        match self.read_body(buf) {
+            Err(error) if error.kind() != io::ErrorKind::Interrupted => {
+                self.failed = Some((error.kind(), error.to_string()));
+                Err(error)
+            }
+            result => result,
+        }
+    }
+}
+
+impl<R: BufRead> BodyReader<R> {
+    /// The state machine: one step per state until some bytes (or the end) come out.
+    fn read_body(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -300,6 +321,44 @@ mod tests {
         assert_eq!(kind(b"3\r\nabc\r\n"), io::ErrorKind::UnexpectedEof);
         assert_eq!(kind(b"-1\r\n"), io::ErrorKind::InvalidData);
         assert_eq!(kind(b"3 4\r\n"), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn an_error_is_final_so_a_retry_cannot_decode_a_different_body() {
+        // The chunk size "1a" arrives in two pieces with a timeout between them. Retrying after
+        // the timeout must not parse "a" as a new chunk size.
+        struct Stutter(Vec<io::Result<&'static [u8]>>);
+        impl Read for Stutter {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match self.0.pop() {
+                    None => Ok(0),
+                    Some(Ok(bytes)) => {
+                        buf[..bytes.len()].copy_from_slice(bytes);
+                        Ok(bytes.len())
+                    }
+                    Some(Err(error)) => Err(error),
+                }
+            }
+        }
+        let pieces = vec![
+            Ok(&b"a\r\nABCDEFGHIJ\r\n0\r\n\r\n"[..]),
+            Err(io::Error::new(io::ErrorKind::TimedOut, "timed out")),
+            Ok(&b"1"[..]),
+        ];
+        let source = io::BufReader::new(Stutter(pieces));
+        let mut body = BodyReader::new(source, Framing::Chunked, &Limits::default());
+        let mut out = Vec::new();
+        assert_eq!(
+            body.read_to_end(&mut out).unwrap_err().kind(),
+            io::ErrorKind::TimedOut
+        );
+        let again = body.read(&mut [0; 64]).unwrap_err();
+        assert_eq!(
+            again.kind(),
+            io::ErrorKind::TimedOut,
+            "the first error comes back"
+        );
+        assert!(!body.is_done());
     }
 
     #[test]
