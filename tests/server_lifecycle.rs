@@ -202,6 +202,60 @@ fn ipv6_loopback_can_be_bound_and_serves() {
     assert!(log.text().starts_with("::1 - - ["), "{}", log.text());
 }
 
+#[test]
+fn an_ipv4_client_of_a_dual_stack_listener_sees_ipv4_addresses() {
+    // A listener on [::] also accepts IPv4 clients (Linux's default), which arrive as
+    // ::ffff:127.0.0.1. The environ shows the plain IPv4 address on both ends.
+    let (config, _log) = captured_config();
+    let running = Server::bind_with("[::]:0", demo_app, config)
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let port = running.local_addr().port();
+    let response = common::request(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        b"GET / HTTP/1.0\r\n\r\n",
+    );
+    assert_eq!(response.status, 200);
+    assert_eq!(environ_value(&response, "SERVER_NAME"), "\"127.0.0.1\"");
+    assert_eq!(environ_value(&response, "REMOTE_ADDR"), "\"127.0.0.1\"");
+}
+
+#[test]
+fn a_zero_timeout_is_refused_when_binding() {
+    // The OS cannot "wait zero seconds": Duration::ZERO would fail every read and write.
+    let config = Config {
+        timeouts: rgiref::server::Timeouts {
+            body_read: Duration::ZERO,
+            ..common::quick_timeouts()
+        },
+        ..Config::default()
+    };
+    let error = Server::bind_with("127.0.0.1:0", demo_app, config)
+        .err()
+        .expect("refused");
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(
+        error.to_string(),
+        "Config: timeouts.body_read must be longer than zero"
+    );
+}
+
+#[test]
+fn the_largest_limits_mean_no_limit() {
+    let server = common::start_with(demo_app, |config| {
+        config.limits = rgiref::http::Limits {
+            max_request_line: usize::MAX,
+            max_header_fields: usize::MAX,
+            max_header_section: usize::MAX,
+            max_chunk_line: usize::MAX,
+        };
+    });
+    let raw =
+        b"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    assert_eq!(server.request(raw).status, 200);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stage "accept": the loop, and stopping it
 

@@ -30,7 +30,7 @@
 //!   client used. IPv6 addresses are bracketed there, as RFC 3875 §4.1.14 requires.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::request::{Framing, RequestHead};
 use super::{Refusal, Status};
@@ -210,10 +210,13 @@ fn collapse_leading_slashes(path: String) -> String {
     format!("/{}", path.trim_start_matches(['/', '\\']))
 }
 
+/// `SERVER_NAME`: the local address; an IPv6 one in brackets (RFC 3875 §4.1.14). On a
+/// dual-stack listener an IPv4 client arrives as `::ffff:127.0.0.1`, which is shown as the
+/// plain IPv4 address it is, as `REMOTE_ADDR` is.
 fn server_name(local: &SocketAddr) -> String {
-    match local {
-        SocketAddr::V4(v4) => v4.ip().to_string(),
-        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    match local.ip().to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
     }
 }
 

@@ -645,7 +645,7 @@ pub(crate) fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Line, L
         let newline = available.iter().position(|&b| b == b'\n');
         let take = newline.unwrap_or(available.len());
         // +1: a CR before the LF is part of the line end, not of the line.
-        if bytes.len() + take > max + 1 {
+        if bytes.len() + take > max.saturating_add(1) {
             return Err(LineError::TooLong);
         }
         bytes.extend_from_slice(&available[..take]);

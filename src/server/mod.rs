@@ -117,6 +117,36 @@ pub struct Config {
     pub server_software: String,
 }
 
+impl Config {
+    /// Checks the settings the server cannot work with: a timeout of zero (the OS has no
+    /// "wait zero seconds" setting — `Duration::ZERO` would mean *fail every read at once*). For
+    /// "practically never", use a long duration instead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rgiref::server::{Config, Timeouts};
+    /// let bad = Config { timeouts: Timeouts { write: Duration::ZERO, ..Timeouts::default() }, ..Config::default() };
+    /// assert_eq!(bad.check().unwrap_err().to_string(), "Config: timeouts.write must be longer than zero");
+    /// ```
+    pub fn check(&self) -> io::Result<()> {
+        let t = &self.timeouts;
+        let named = [
+            ("first_byte", t.first_byte),
+            ("request_head", t.request_head),
+            ("body_read", t.body_read),
+            ("write", t.write),
+            ("drain", t.drain),
+        ];
+        match named.iter().find(|(_, duration)| duration.is_zero()) {
+            Some((name, _)) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("Config: timeouts.{name} must be longer than zero"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Config {
         Config {
@@ -170,7 +200,10 @@ impl<A: Application> Server<A> {
     }
 
     /// Listens on `address` with `config`.
+    /// Fails if the address cannot be bound, or if `config` asks for something the server
+    /// cannot do (see [`Config::check`]).
     pub fn bind_with(address: impl ToSocketAddrs, app: A, config: Config) -> io::Result<Server<A>> {
+        config.check()?;
         // std's TcpListener::bind sets SO_REUSEADDR (so a restarted server can reuse the port at
         // once) and a listen backlog of 128: clients beyond the one being served wait there.
         let listener = TcpListener::bind(address)?;
