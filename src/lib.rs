@@ -1,5 +1,8 @@
 //! # rgiref — the Rust Gateway Interface, and a server you can read
 //!
+//! Stage: all of them. This file draws the stack diagram that names the stages; every other
+//! file says at its top which of them it implements.
+//!
 //! rgiref is to Rust what Python's `wsgiref` is to Python: the *reference implementation* of a
 //! web gateway interface, written to be read. It answers one question — *what actually happens
 //! between a browser and a web application?* — with code small enough to read in an afternoon.

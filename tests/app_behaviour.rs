@@ -667,6 +667,19 @@ fn a_tab_in_a_header_value_is_allowed() {
 }
 
 #[test]
+fn a_status_header_is_refused() {
+    // The status is start's first argument; behind a CGI web server a second "Status:" header
+    // would contradict the one the engine writes.
+    assert_refused(
+        |_: &mut Environ, start_response: &mut StartResponse| {
+            start_response.start("200 OK", [("Status", "404 Not Found")])?;
+            Ok(Body::from("x"))
+        },
+        "a header named \"Status\" is not allowed",
+    );
+}
+
+#[test]
 fn hop_by_hop_headers_are_refused() {
     for (name, value) in [
         ("Connection", "close"),

@@ -569,6 +569,34 @@ fn bytes_pipelined_after_the_request_are_drained_too() {
 }
 
 #[test]
+fn a_client_still_sending_when_the_drain_time_runs_out_is_logged() {
+    // Unlike a client that has stopped (nothing left unread, nothing to say), one that is still
+    // trickling its unread body when Timeouts::drain runs out may be sent a reset: logged.
+    let server = common::start_with(ignoring_app, |config| {
+        config.timeouts.drain = Duration::from_millis(300);
+    });
+    let mut client = common::connect(server.addr);
+    client
+        .write_all(b"POST / HTTP/1.0\r\nContent-Length: 100000\r\n\r\n")
+        .unwrap();
+    let _ = common::read_response(&mut client); // the app answers without reading
+    for _ in 0..20 {
+        if client.write_all(&[b'x'; 10]).is_err() {
+            break; // the server has given up and closed: that is the point
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(client);
+    server.ping();
+    let log = server.log_text();
+    assert!(
+        log.contains("finish: stopped reading the client's unread bytes after "),
+        "{log}"
+    );
+    assert!(log.contains("(still arriving after 300ms)"), "{log}");
+}
+
+#[test]
 fn draining_stops_at_max_drain_bytes_and_says_so() {
     let server = common::start_with(ignoring_app, |config| config.max_drain_bytes = 1000);
     let mut client = common::connect(server.addr);

@@ -22,8 +22,10 @@
 //!                                              makes a different header
 //!   header value: no control characters        RFC 9110 §5.5 — CR/LF would split the response
 //!                 except tab
-//!   no hop-by-hop headers                      PEP 3333; RFC 9110 §7.6.1 — the connection
+//!   no hop-by-hop headers                      PEP 3333; RFC 2616 §13.5.1 — the connection
 //!                                              belongs to the server
+//!   no Status header                           RFC 3875 §6.3.3 — behind a web server the
+//!                                              engine writes it from the status argument
 //!   Content-Length = 1*DIGIT, at most once     RFC 9110 §8.6
 //! ```
 //!
@@ -245,6 +247,8 @@ pub enum StartResponseError {
         /// The name as given.
         name: String,
     },
+    /// A `Status` header: the status is `start`'s first argument.
+    StatusHeader,
     /// A `Content-Length` that is not a number, or is given twice.
     BadContentLength {
         /// The value(s) as given.
@@ -282,6 +286,11 @@ impl fmt::Display for StartResponseError {
                 f,
                 "header {name:?} is hop-by-hop: it describes the connection, which belongs to \
                  the server, so an application may not set it"
+            ),
+            StartResponseError::StatusHeader => write!(
+                f,
+                "a header named \"Status\" is not allowed: give the status as start's first \
+                 argument (behind a CGI or FastCGI web server, the engine sends it as that header)"
             ),
             StartResponseError::BadContentLength { value } => write!(
                 f,
@@ -336,6 +345,9 @@ fn check_headers(headers: &[(String, String)]) -> Result<Option<u64>, StartRespo
         if is_hop_by_hop(name) {
             return Err(StartResponseError::HopByHop { name: name.clone() });
         }
+        if name.eq_ignore_ascii_case("Status") {
+            return Err(StartResponseError::StatusHeader);
+        }
         if name.eq_ignore_ascii_case("Content-Length") {
             let bad = || StartResponseError::BadContentLength {
                 value: value.clone(),
@@ -378,6 +390,10 @@ mod tests {
         assert!(check_headers(&h("Bad Name", "x")).is_err());
         assert!(check_headers(&h("X", "a\r\nInjected: yes")).is_err());
         assert!(check_headers(&h("Connection", "close")).is_err());
+        assert_eq!(
+            check_headers(&h("status", "404")),
+            Err(StartResponseError::StatusHeader)
+        );
         assert!(check_headers(&h("Content-Length", "+12")).is_err());
         let two = vec![
             ("Content-Length".to_owned(), "1".to_owned()),

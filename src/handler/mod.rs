@@ -182,8 +182,8 @@ impl Handler {
         outcome
     }
 
-    /// Sends a complete error page: `status`, a plain-text body naming the problem. Used for the
-    /// engine's own 500 and by the HTTP server for requests it refuses.
+    /// Sends a complete error page: `status`, a plain-text body naming the problem. The HTTP
+    /// server uses it for the requests it refuses; the engine's own 500 is the same page.
     ///
     /// ```
     /// use rgiref::handler::{Handler, RequestKind, Transport};

@@ -1,7 +1,7 @@
 //! The few character classes of HTTP's grammar, shared by both directions.
 //!
-//! Stage: **read request** (checking what the client sent) and **send headers** (checking what
-//! the application asked us to send). One set of rules for both, so the server can never refuse
+//! Stage: **read request** (checking what the client sent) and **call app** (checking what the
+//! application asks `start_response` to send). One set of rules for both, so the server can never refuse
 //! from a client what it would itself write, or write what it would refuse.
 //!
 //! Interface: small predicates, each citing the rule it implements.
@@ -40,7 +40,8 @@ pub fn is_forbidden_in_value(c: char) -> bool {
     c.is_control() && c != '\t'
 }
 
-/// The hop-by-hop headers of RFC 9110 §7.6.1 (and RFC 2616 §13.5.1, wsgiref's list). They
+/// The hop-by-hop headers: RFC 2616 §13.5.1's list, which wsgiref uses (`trailers` spelled as
+/// there; RFC 9110 §7.6.1 now names them through the `Connection` header instead). They
 /// describe one connection, which the server owns, so an application may not set them
 /// (PEP 3333, "Other HTTP Features").
 pub const HOP_BY_HOP: [&str; 8] = [

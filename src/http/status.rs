@@ -1,7 +1,7 @@
 //! Status codes the server itself sends, each with the section that defines it.
 //!
-//! Stage: **read request** (refusing a request) and **call app** (the 500 when the application
-//! fails). Applications choose their own status as a string (`"200 OK"`); this type is for the
+//! Stage: **read request** and **build environ** (refusing a request) and **call app** (the 500
+//! when the application fails). Applications choose their own status as a string (`"200 OK"`); this type is for the
 //! responses the *server* makes up, so each one is spelled once, here.
 
 use std::fmt;

@@ -31,7 +31,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::socket::{Limit, TimedReader};
+use super::socket::{DeadlinePassed, Limit, TimedReader};
 use super::Config;
 use crate::gateway::{Application, Environ, ErrorStream, Input};
 use crate::handler::{Handler, Outcome, RequestKind, Transport};
@@ -115,7 +115,8 @@ struct Connection<'s> {
 
 impl<'s> Connection<'s> {
     /// Sets up a connection that the listener at `listening` accepted. Every system call here
-    /// is paid once per request, which is why there is only one (the benchmark counts them).
+    /// is paid once per request, which is why there is only one — two for a listener on every
+    /// address, which must ask which one was used (the benchmark counts them).
     fn open(
         stream: TcpStream,
         peer: SocketAddr,
@@ -295,17 +296,22 @@ impl<'s> Connection<'s> {
                 .send_error(&mut transport, kind, refusal.status, &refusal.message);
         drop(transport);
         self.access_log(request_line, &outcome);
-        if let Some(mut reader) = self.reader.take() {
+        let Some(mut reader) = self.reader.take() else {
+            return;
+        };
+        if refusal.status != Status::REQUEST_TIMEOUT {
             // We don't know where this request's body ends (or whether the rest of the head is
-            // still coming), so read until the client closes, within the drain limits.
+            // still coming), so read until the client closes, within the drain limits. (Not
+            // after a 408: a client too slow to send its head has had its time, and draining
+            // it would hold the only thread for Timeouts::drain more.)
             let _ = self.stream.shutdown(Shutdown::Write);
-            reader
-                .get_mut()
-                .set_limit(Limit::Deadline(Instant::now() + self.config.timeouts.drain));
+            let deadline = Limit::Deadline(Instant::now() + self.config.timeouts.drain);
+            reader.get_mut().set_limit(deadline);
             if let Some(message) = drain(&mut reader, self.config).complaint() {
                 self.log(Stage::Finish, &message);
             }
         }
+        give_back_read_buffer(reader);
     }
 
     fn access_log(&self, request_line: Option<&str>, outcome: &Outcome) {
@@ -575,9 +581,10 @@ impl Drained {
 /// Reads and throws away what `reader` still has, up to `Config::max_drain_bytes`, until it
 /// ends or the deadline set on the socket passes.
 ///
-/// Only one ending leaves bytes behind: the byte limit. A read that waits out the deadline has
-/// found the kernel's queue empty, so closing then sends a normal FIN, not a reset — the client
-/// has simply stopped sending (or keeps its end open), and there is nothing to report.
+/// Two endings may leave bytes behind, and are reported: the byte limit, and a client still
+/// sending when the deadline passed. A read that *waited* until the deadline and found nothing
+/// is different: the kernel's queue is empty, closing sends a normal FIN, not a reset, and there
+/// is nothing to report (the client has stopped sending, or keeps its end open).
 fn drain(reader: &mut impl Read, config: &Config) -> Drained {
     let mut limited = reader.take(config.max_drain_bytes);
     let mut buffer = [0u8; 16 * 1024];
@@ -593,7 +600,11 @@ fn drain(reader: &mut impl Read, config: &Config) -> Drained {
                     why: error.to_string(),
                 };
             }
-            // Timed out (nothing queued), or the client closed or reset: nothing left unread.
+            Err(error) if DeadlinePassed::is(&error) => {
+                let why = format!("still arriving after {:?}", config.timeouts.drain);
+                return Drained::GaveUp { read, why };
+            }
+            // Waited and nothing came, or the client closed or reset: nothing left unread.
             Err(_) => return Drained::Clean,
         }
     }

@@ -52,6 +52,15 @@ pub const ACCEPT_ERROR_PAUSE_MAX: Duration = Duration::from_secs(1);
 /// How long one client may take at each step. Every one of them exists because the server has
 /// a single thread: a client that stalls without a timeout stalls the server.
 ///
+/// Two kinds, and the difference matters. `first_byte`, `request_head` and `drain` are
+/// *deadlines*: the whole step must be over in time. `body_read` and `write` are *idle*
+/// timeouts: each read or write may wait that long, however many there are — so a large upload
+/// or download over a slow network is never cut off as long as it keeps moving. The price, said
+/// plainly: a client that sends (or reads) one byte every few seconds holds this server for as
+/// long as it likes. A production server does not care, because it serves others meanwhile;
+/// here, the answer would be a deadline for the whole body, which would also cap how big a
+/// slow upload can be. We chose to keep big uploads working.
+///
 /// ```
 /// use std::time::Duration;
 /// use rgiref::server::Timeouts;
@@ -69,9 +78,10 @@ pub struct Timeouts {
     /// Answered with 408.
     pub request_head: Duration,
     /// The longest wait for the next bytes of the request body, each time the application
-    /// reads. The application sees a `TimedOut` error; if it gives up, the client gets 408.
+    /// reads (an idle timeout, not a limit on the whole body). The application sees a `TimedOut` error; if it gives up, the client gets 408.
     pub body_read: Duration,
-    /// The longest a single write to the client may block (a client that stops reading).
+    /// The longest a single write to the client may block (a client that stops reading); an
+    /// idle timeout, not a limit on the whole response.
     /// The response is abandoned and logged.
     pub write: Duration,
     /// After the response, how long to keep reading request bytes the application did not

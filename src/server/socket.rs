@@ -1,6 +1,7 @@
 //! The read side of a connection, with the server's timeouts built in.
 //!
-//! Stage: **read request** and **finish** (draining).
+//! Stage: **read request** (the head, and the body as the application reads it during **call
+//! app**) and **finish** (draining).
 //!
 //! Interface: a [`TimedReader`] reads from the connection's socket under one of two kinds of
 //! limit, set with [`TimedReader::set_limit`] as the connection moves from phase to phase:
@@ -53,18 +54,41 @@ impl TimedReader {
         self.limit = limit;
     }
 
-    /// The time the next read may wait, or a `TimedOut` error if the deadline has passed.
+    /// The time the next read may wait, or a [`DeadlinePassed`] error if there is none left.
     fn timeout_now(&self) -> io::Result<Duration> {
         match self.limit {
             Limit::Idle(idle) => Ok(idle),
             Limit::Deadline(deadline) => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline passed"));
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, DeadlinePassed));
                 }
                 Ok(left)
             }
         }
+    }
+}
+
+/// The error for "this step's time ran out while the client was still sending". It differs
+/// from a read that waited out the time and found nothing (a plain `TimedOut`): after that one,
+/// nothing is left unread; after this one, more may be on its way.
+#[derive(Debug)]
+pub(crate) struct DeadlinePassed;
+
+impl std::fmt::Display for DeadlinePassed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the time allowed for this step ran out")
+    }
+}
+
+impl std::error::Error for DeadlinePassed {}
+
+impl DeadlinePassed {
+    /// True if `error` is a [`DeadlinePassed`].
+    pub(crate) fn is(error: &io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<DeadlinePassed>())
     }
 }
 
