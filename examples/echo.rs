@@ -7,10 +7,10 @@
 //! Run it and try it:
 //!
 //! ```text
-//!   cargo run --example echo
-//!   curl -v --data-binary 'hello' http://127.0.0.1:8000/          # Content-Length
-//!   curl -v -T Cargo.toml http://127.0.0.1:8000/                  # PUT, Expect: 100-continue
-//!   curl -v -H 'Transfer-Encoding: chunked' --data-binary @Cargo.toml http://127.0.0.1:8000/
+//!   cargo run --example echo              # port 8002; or: cargo run --example echo -- 8011
+//!   curl -v --data-binary 'hello' http://127.0.0.1:8002/          # Content-Length
+//!   curl -v -T Cargo.toml http://127.0.0.1:8002/                  # PUT, Expect: 100-continue
+//!   curl -v -H 'Transfer-Encoding: chunked' --data-binary @Cargo.toml http://127.0.0.1:8002/
 //! ```
 //!
 //! Watch for `HTTP/1.1 100 Continue` in curl's output: the server sends it the moment this
@@ -42,12 +42,25 @@ fn echo(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Bod
     Ok(Body::from(page))
 }
 
-fn main() -> std::io::Result<()> {
-    let server = Server::bind("127.0.0.1:8000", echo)?;
-    println!(
-        "echo: development server at {} (Ctrl+C to quit)",
-        server.url()
-    );
-    server.serve_forever();
-    Ok(())
+/// The port used when none is given: not 8000, so this runs beside `cargo run`.
+const DEFAULT_PORT: &str = "8002";
+
+fn main() {
+    let port = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| DEFAULT_PORT.to_owned());
+    let address = format!("127.0.0.1:{port}");
+    match Server::bind(&address, echo) {
+        Ok(server) => {
+            println!(
+                "echo: development server at {} (Ctrl+C to quit)",
+                server.url()
+            );
+            server.serve_forever();
+        }
+        Err(error) => {
+            eprintln!("echo: cannot listen on {address}: {error} (give another port: cargo run --example echo -- 8011)");
+            std::process::exit(2);
+        }
+    }
 }

@@ -5,8 +5,8 @@
 //! Run it and try it:
 //!
 //! ```text
-//!   cargo run --example hello
-//!   curl -v http://127.0.0.1:8000/
+//!   cargo run --example hello              # port 8001; or: cargo run --example hello -- 8011
+//!   curl -v http://127.0.0.1:8001/
 //! ```
 
 use rgiref::gateway::{AppError, Body, Environ, StartResponse};
@@ -21,12 +21,25 @@ fn hello(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Bo
     )))
 }
 
-fn main() -> std::io::Result<()> {
-    let server = Server::bind("127.0.0.1:8000", hello)?;
-    println!(
-        "hello: development server at {} (Ctrl+C to quit)",
-        server.url()
-    );
-    server.serve_forever();
-    Ok(())
+/// The port used when none is given: not 8000, so this runs beside `cargo run`.
+const DEFAULT_PORT: &str = "8001";
+
+fn main() {
+    let port = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| DEFAULT_PORT.to_owned());
+    let address = format!("127.0.0.1:{port}");
+    match Server::bind(&address, hello) {
+        Ok(server) => {
+            println!(
+                "hello: development server at {} (Ctrl+C to quit)",
+                server.url()
+            );
+            server.serve_forever();
+        }
+        Err(error) => {
+            eprintln!("hello: cannot listen on {address}: {error} (give another port: cargo run --example hello -- 8011)");
+            std::process::exit(2);
+        }
+    }
 }

@@ -33,9 +33,9 @@ usage: rgiref [--host HOST] [--port PORT] [--quiet]
   --host HOST   the IP address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every
                 interface, ::1 for IPv6 loopback; localhost means 127.0.0.1)
   --port PORT   the port to listen on (default 8000; 0 lets the system pick a free one)
-  --quiet       no access log (errors are still logged on standard error)
-  --help        show this text
-  --version     show the version
+  -q, --quiet   no access log (errors are still logged on standard error)
+  -h, --help    show this text
+  -V, --version show the version
 ";
 
 /// What the command line asked for.
@@ -111,19 +111,22 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut quiet = false;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
-        let (flag, inline_value) = match arg.split_once('=') {
+        // `--port=8001` is `--port 8001`.
+        let (flag, mut value) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
             _ => (arg.as_str(), None),
         };
-        let mut value = || {
-            inline_value
-                .clone()
-                .or_else(|| rest.next().cloned())
-                .ok_or(format!("{flag} needs a value"))
-        };
+        let takes_value = matches!(flag, "--host" | "--port");
+        if takes_value && value.is_none() {
+            value = Some(rest.next().ok_or(format!("{flag} needs a value"))?.clone());
+        }
+        if !takes_value && value.is_some() {
+            return Err(format!("{flag} takes no value"));
+        }
+        let value = value.unwrap_or_default();
         match flag {
-            "--host" => host = parse_host(&value()?)?,
-            "--port" => port = parse_port(&value()?)?,
+            "--host" => host = parse_host(&value)?,
+            "--port" => port = parse_port(&value)?,
             "--quiet" | "-q" => quiet = true,
             "--help" | "-h" => return Ok(Command::Help),
             "--version" | "-V" => return Ok(Command::Version),

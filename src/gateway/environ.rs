@@ -92,6 +92,18 @@ impl Environ {
 
     /// Moves the request body out of the environ (leaving an empty one), so a streaming
     /// response can read it while it is being sent.
+    ///
+    /// ```
+    /// use rgiref::gateway::{AppError, Body, Environ, StartResponse};
+    ///
+    /// // Echoes the upload back as it arrives, without holding all of it in memory.
+    /// fn echo(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Body, AppError> {
+    ///     let length = environ.content_length();
+    ///     start_response.start("200 OK", [("Content-Type", "application/octet-stream")])?;
+    ///     Ok(Body::from_reader(environ.take_input(), length))
+    /// }
+    /// # let _ = echo;
+    /// ```
     pub fn take_input(&mut self) -> Input {
         std::mem::replace(&mut self.input, Input::empty())
     }

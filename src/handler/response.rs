@@ -83,8 +83,6 @@ pub struct ResponseState {
 
     // The Content-Length on the wire, whoever chose it: the body must match it exactly.
     promised_length: Option<u64>,
-    /// True if the application set that Content-Length itself (for the error messages).
-    length_from_app: bool,
 
     // What has happened on the wire.
     headers_sent: bool,
@@ -103,7 +101,6 @@ impl ResponseState {
             headers: Vec::new(),
             misuse: None,
             promised_length: None,
-            length_from_app: false,
             headers_sent: false,
             body_bytes: 0,
             client_error: None,
@@ -149,7 +146,6 @@ impl ResponseState {
         self.status = Some((code, status));
         self.headers = headers;
         self.promised_length = declared;
-        self.length_from_app = declared.is_some();
     }
 
     /// Remembers the first rule the application broke; later ones are usually consequences.
@@ -224,7 +220,7 @@ impl ResponseState {
         self.flush(transport)?;
         match self.promised_length {
             Some(promised) if self.sends_body() && self.body_bytes < promised => {
-                let whose = if self.length_from_app {
+                let whose = if self.length_from_app() {
                     "the application's"
                 } else {
                     "the computed"
@@ -248,9 +244,10 @@ impl ResponseState {
     fn computed_length(&self, known_length: Option<u64>) -> Option<u64> {
         let no_headers = self.kind.http09 && self.origin_server;
         let bodiless = matches!(self.status_code(), Some(204) | Some(304));
-        match self.promised_length.is_none() && !no_headers && !bodiless {
-            true => known_length,
-            false => None,
+        if self.promised_length.is_none() && !no_headers && !bodiless {
+            known_length
+        } else {
+            None
         }
     }
 
@@ -295,6 +292,11 @@ impl ResponseState {
         Ok(block)
     }
 
+    /// True if the Content-Length on the wire is the application's, not one we computed.
+    fn length_from_app(&self) -> bool {
+        self.has_header("Content-Length")
+    }
+
     fn has_header(&self, name: &str) -> bool {
         self.headers
             .iter()
@@ -311,14 +313,13 @@ impl ResponseState {
 
     fn too_long(&mut self) -> SendError {
         let promised = self.promised_length.unwrap_or(0);
-        let message = match self.length_from_app {
-            true => format!(
-                "the application sent more than its Content-Length of {promised} bytes; the rest was not sent"
-            ),
-            false => format!(
+        let message = if self.length_from_app() {
+            format!("the application sent more than its Content-Length of {promised} bytes; the rest was not sent")
+        } else {
+            format!(
                 "the body was longer than the {promised} bytes it announced (a wrong size_hint or \
                  length) and the Content-Length sent; the rest was not sent"
-            ),
+            )
         };
         self.record_misuse(message.clone());
         SendError::App(message)

@@ -83,7 +83,7 @@ pub(crate) fn serve<A>(
     A: Application + ?Sized,
 {
     let accepted = Instant::now();
-    let mut conn = match Connection::open(stream, peer, listening, config, handler) {
+    let mut conn = match Connection::open(stream, peer, listening, accepted, config, handler) {
         Ok(conn) => conn,
         Err(error) => {
             let client = peer.ip().to_canonical().to_string();
@@ -96,7 +96,7 @@ pub(crate) fn serve<A>(
             );
         }
     };
-    if conn.wait_for_first_byte(accepted + config.timeouts.first_byte) {
+    if conn.wait_for_first_byte() {
         conn.serve_request(app, accepted);
     }
     conn.close();
@@ -121,15 +121,17 @@ impl<'s> Connection<'s> {
         stream: TcpStream,
         peer: SocketAddr,
         listening: SocketAddr,
+        accepted: Instant,
         config: &'s Config,
         handler: &'s Handler,
     ) -> io::Result<Connection<'s>> {
         stream.set_write_timeout(Some(config.timeouts.write))?;
         // Our end of the connection. A listener bound to one address can only accept there;
         // one bound to every address (0.0.0.0, ::) must ask the socket which one was used.
-        let local = match listening.ip().is_unspecified() {
-            true => stream.local_addr()?,
-            false => listening,
+        let local = if listening.ip().is_unspecified() {
+            stream.local_addr()?
+        } else {
+            listening
         };
         let info = ConnectionInfo {
             local,
@@ -137,7 +139,8 @@ impl<'s> Connection<'s> {
             server_software: config.server_software.clone(),
         };
         let stream = Rc::new(stream);
-        let first_byte = Limit::Deadline(Instant::now() + config.timeouts.first_byte);
+        // The first phase: waiting for the request's first byte.
+        let first_byte = Limit::Deadline(accepted + config.timeouts.first_byte);
         let reader = ReadAhead::new(
             TimedReader::new(Rc::clone(&stream), first_byte),
             take_read_buffer(),
@@ -153,11 +156,10 @@ impl<'s> Connection<'s> {
     }
 
     /// Waits for the client to start its request. False if there is nothing to serve.
-    fn wait_for_first_byte(&mut self, deadline: Instant) -> bool {
+    fn wait_for_first_byte(&mut self) -> bool {
         let Some(reader) = self.reader.as_mut() else {
             return false;
         };
-        reader.get_mut().set_limit(Limit::Deadline(deadline));
         match io::BufRead::fill_buf(reader) {
             Ok(bytes) if !bytes.is_empty() => true,
             // Connected and closed without a word: a port check, or a shutdown wake-up call.

@@ -323,6 +323,20 @@ impl<A: Application> Server<A> {
 }
 
 /// Stops a [`Server::serve_forever`] loop, from any thread. Cheap to clone.
+///
+/// ```
+/// use rgiref::demo::demo_app;
+/// use rgiref::log::Log;
+/// use rgiref::server::{Config, Server};
+///
+/// let config = Config { log: Log::silent(), ..Config::default() };
+/// let server = Server::bind_with("127.0.0.1:0", demo_app, config)?;
+/// let handle = server.shutdown_handle();
+/// let thread = std::thread::spawn(move || server.serve_forever()); // blocked in accept()
+/// handle.shutdown(); // wakes it, and the loop ends
+/// thread.join().unwrap();
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
     stop: Arc<AtomicBool>,
