@@ -3,9 +3,10 @@
 //! Stage: **send headers** (the `Date:` line of every response) and **finish** (the access log).
 //!
 //! Interface:
-//! * [`http_date`] turns a [`SystemTime`] into an IMF-fixdate, the one format a server sends
-//!   (RFC 9110 §5.6.7, which replaced RFC 1945 §3.3's three formats with one):
-//!   `Sun, 06 Nov 1994 08:49:37 GMT`.
+//! * [`http_date`] turns a [`SystemTime`] into an IMF-fixdate, the one format a sender may
+//!   generate (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`. A *recipient* must still
+//!   accept all three formats of RFC 1945 §3.3 (IMF-fixdate, RFC 850, asctime); rgiref never
+//!   reads a date from a request, so it has no parser for them.
 //! * [`log_date`] turns one into the timestamp wsgiref's access log uses: `24/Nov/2026 20:01:39`.
 //! * [`civil_from_unix`] is the calendar arithmetic both share, exposed so tests can check it.
 //!
@@ -26,21 +27,21 @@ const MONTHS: [&str; 12] = [
 
 /// A moment split into calendar fields (UTC), as [`civil_from_unix`] returns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Civil {
+pub(crate) struct Civil {
     /// The year, e.g. 2026.
-    pub year: i64,
+    pub(crate) year: i64,
     /// 1 = January … 12 = December.
-    pub month: u32,
+    pub(crate) month: u32,
     /// 1 … 31.
-    pub day: u32,
+    pub(crate) day: u32,
     /// 0 … 23.
-    pub hour: u32,
+    pub(crate) hour: u32,
     /// 0 … 59.
-    pub minute: u32,
+    pub(crate) minute: u32,
     /// 0 … 59 (Unix time has no leap seconds).
-    pub second: u32,
+    pub(crate) second: u32,
     /// 0 = Monday … 6 = Sunday.
-    pub weekday: u32,
+    pub(crate) weekday: u32,
 }
 
 /// Splits seconds since 1970-01-01T00:00:00Z into a UTC calendar date and time of day.
@@ -48,14 +49,7 @@ pub struct Civil {
 /// The date part is Howard Hinnant's `civil_from_days`: count in 400-year "eras" (every era has
 /// exactly 146 097 days), and start each year on 1 March so that the leap day falls at the *end*
 /// of the year, where it cannot disturb the month arithmetic.
-///
-/// ```
-/// use rgiref::date::{civil_from_unix, Civil};
-/// // 784111777 is the example date of RFC 9110 §5.6.7: Sun, 06 Nov 1994 08:49:37 GMT.
-/// let c = civil_from_unix(784_111_777);
-/// assert_eq!(c, Civil { year: 1994, month: 11, day: 6, hour: 8, minute: 49, second: 37, weekday: 6 });
-/// ```
-pub fn civil_from_unix(seconds: i64) -> Civil {
+pub(crate) fn civil_from_unix(seconds: i64) -> Civil {
     let days = seconds.div_euclid(86_400);
     let secs_of_day = seconds.rem_euclid(86_400);
 
@@ -87,13 +81,7 @@ pub fn civil_from_unix(seconds: i64) -> Civil {
 }
 
 /// Formats `time` as an HTTP date (IMF-fixdate, RFC 9110 §5.6.7), the value of a `Date:` header.
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-/// assert_eq!(rgiref::date::http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
-/// ```
-pub fn http_date(time: SystemTime) -> String {
+pub(crate) fn http_date(time: SystemTime) -> String {
     let c = civil_from_unix(unix_seconds(time));
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
@@ -111,13 +99,7 @@ pub fn http_date(time: SystemTime) -> String {
 ///
 /// Every response carries a `Date`, but the text only changes once a second; busy servers
 /// (nginx among them) cache it the same way. The cache is per thread, so it needs no lock.
-///
-/// ```
-/// let mut header = String::from("Date: ");
-/// rgiref::date::push_http_date_now(&mut header);
-/// assert!(header.ends_with(" GMT"));
-/// ```
-pub fn push_http_date_now(out: &mut String) {
+pub(crate) fn push_http_date_now(out: &mut String) {
     thread_local! {
         static HTTP_DATE: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
     }
@@ -125,13 +107,7 @@ pub fn push_http_date_now(out: &mut String) {
 }
 
 /// Appends the current time as the access log writes it, formatting it at most once a second.
-///
-/// ```
-/// let mut line = String::new();
-/// rgiref::date::push_log_date_now(&mut line);
-/// assert_eq!(line.len(), "24/Nov/2026 20:01:39".len());
-/// ```
-pub fn push_log_date_now(out: &mut String) {
+pub(crate) fn push_log_date_now(out: &mut String) {
     thread_local! {
         static LOG_DATE: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
     }
@@ -156,13 +132,7 @@ fn push_cached(
 }
 
 /// Formats `time` the way wsgiref's access log does (`%d/%b/%Y %H:%M:%S`), in UTC.
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-/// assert_eq!(rgiref::date::log_date(t), "06/Nov/1994 08:49:37");
-/// ```
-pub fn log_date(time: SystemTime) -> String {
+pub(crate) fn log_date(time: SystemTime) -> String {
     let c = civil_from_unix(unix_seconds(time));
     format!(
         "{:02}/{}/{:04} {:02}:{:02}:{:02}",
@@ -225,6 +195,35 @@ mod tests {
             assert_eq!(c.weekday, (previous.weekday + 1) % 7);
             previous = c;
         }
+    }
+
+    #[test]
+    fn the_rfc_example_date() {
+        // 784111777 is the example of RFC 9110 §5.6.7: Sun, 06 Nov 1994 08:49:37 GMT.
+        let c = civil_from_unix(784_111_777);
+        let expected = Civil {
+            year: 1994,
+            month: 11,
+            day: 6,
+            hour: 8,
+            minute: 49,
+            second: 37,
+            weekday: 6,
+        };
+        assert_eq!(c, expected);
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(log_date(t), "06/Nov/1994 08:49:37");
+    }
+
+    #[test]
+    fn the_cached_forms_have_the_right_shape() {
+        let mut header = String::new();
+        push_http_date_now(&mut header);
+        assert!(header.ends_with(" GMT") && header.len() == 29, "{header}");
+        let mut line = String::new();
+        push_log_date_now(&mut line);
+        assert_eq!(line.len(), "24/Nov/2026 20:01:39".len());
     }
 
     #[test]

@@ -15,38 +15,41 @@
 //! ## The stack diagram
 //!
 //! A request passes through these boxes. The left column is the one every web stack has; the
-//! right column says which part of this crate plays each box.
+//! right column says which part of this crate plays each box, and which stage runs there.
 //!
 //! ```text
-//!   browser (curl, a test)                 the client
+//!   browser (curl, a test)            the client
 //!      │  TCP bytes: "GET /hello HTTP/1.0\r\n…"
 //!      ▼
-//!   web server ─────────────────────────── server      [accept]        listen, take one connection
-//!      │                                   http        [read request]  bytes → request head + body
-//!      │                                   http        [build environ] head → environ
-//!   ═══╪═══ the gateway interface ════════ gateway     (RGI: Environ, StartResponse, Body)
-//!      │                                   handler     [call app]      environ → status, headers, body
-//!      ▼                                                 ↓ app(environ, start_response) → body
-//!   application ────────────────────────── your code (or demo::demo_app)
-//!      │                                   handler     [send headers]  status + headers → bytes
-//!      │                                   handler     [send body]     body → bytes
-//!      ▼                                   server      [finish]        close body, log, drain, close
+//!   web server ────────────────────── server   [accept]         take one connection
+//!      │                              http     [read request]   bytes → request head
+//!      │                              http     [build environ]  head → environ
+//!   ═══╪═══ gateway interface ═══════ gateway  (RGI: Environ, StartResponse, Body)
+//!      │                              engine   [call app]       app(environ, start_response)
+//!      ▼                                                         → status, headers, body
+//!   application ───────────────────── your code (or demo::demo_app)
+//!      │                              engine   [send headers]   status + headers → bytes
+//!      │                              engine   [send body]      body → bytes
+//!      ▼                              server   [finish]         close body, log, drain, close
 //!   browser
 //! ```
 //!
 //! In production the "web server" box is often two processes — nginx or lighttpd speaking HTTP,
-//! and behind it a FastCGI or CGI gateway that builds the environ — but the gateway interface in
-//! the middle is the same line. That line is the point: **an application written against it
-//! does not know, or care, which server is in front.** The engine in [`handler`] runs the
+//! and behind it a CGI program or FastCGI responder that builds the environ — but the gateway
+//! interface in the middle is the same line. That line is the point: **an application written
+//! against it does not know, or care, which server is in front.** The [`engine`] runs the
 //! application the same way whichever transport brought the request.
 //!
 //! The stages in square brackets are [`Stage`]s. Every file says at its top which stage(s) it
-//! implements, and every error line in the log names the stage it happened in.
+//! implements, every error line in the log names the stage it happened in, and an
+//! [`observe::Observer`] sees an event for each step of each stage.
 //!
 //! ## Where to start reading
 //!
-//! 1. [`gateway`] — the interface itself, with a table mapping it to WSGI (PEP 3333).
-//! 2. [`handler`] — the engine: `Handler::run` is the whole algorithm in a screenful.
+//! 1. [`gateway`] — the interface itself, with a table mapping it to WSGI (PEP 3333). It
+//!    depends on nothing else in the crate, so it can be read first and alone.
+//! 2. [`engine`] — `engine::run`, wsgiref's `BaseHandler.run`: the whole gateway algorithm,
+//!    over a small `Transport` trait.
 //! 3. [`http`] — request parsing, with the grammar drawn next to the code.
 //! 4. [`server`] — the blocking accept loop, the timeouts, and why one slow client blocks all.
 //!
@@ -72,12 +75,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod date;
+mod date;
 pub mod demo;
+pub mod engine;
 pub mod gateway;
-pub mod handler;
 pub mod http;
 pub mod log;
+pub mod observe;
 pub mod percent;
 mod read_ahead;
 pub mod server;

@@ -12,11 +12,13 @@
 //! * A [`Log`] is where lines go: standard error (the default), nowhere, any writer, or memory
 //!   ([`Log::capture`], for tests). Clones share one destination, so lines never interleave.
 //! * [`Log::line`] writes one line, prefixed with the client's address and the time (UTC).
-//! * [`escape`] and [`quote`] make bytes a client sent safe to print: a request line containing
+//! * `escape` and `quote` (crate-private) make bytes a client sent safe to print: a request line containing
 //!   `\r` or an ANSI escape must not be able to forge log lines or repaint your terminal.
 //!
-//! The access line is the Common Log Format minus the identity fields (the two dashes): address,
-//! time, request line, status, body bytes.
+//! The access line is the Common Log Format as `http.server` writes it: the client's address;
+//! two dashes, which *are* CLF's `ident` and `authuser` fields (never known here, so "-"); the
+//! time; the request line; the status; the body bytes written. What differs from CLF is the
+//! time: `http.server`'s `24/Nov/2026 20:01:39`, not CLF's `[24/Nov/2026:20:01:39 +0000]`.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -138,14 +140,7 @@ fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Makes `bytes` printable on one line: control characters (and bytes that are not UTF-8)
 /// become `\xNN`, as `http.server` does for its log.
-///
-/// ```
-/// use rgiref::log::escape;
-/// assert_eq!(escape(b"GET /\r\n\x1b[31m"), "GET /\\x0d\\x0a\\x1b[31m");
-/// assert_eq!(escape("café".as_bytes()), "café");
-/// assert_eq!(escape(b"\xff"), "\\xff");
-/// ```
-pub fn escape(bytes: &[u8]) -> String {
+pub(crate) fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     push_escaped(&mut out, bytes);
     out
@@ -177,18 +172,12 @@ fn push_hex_escape(out: &mut String, b: u8) {
 }
 
 /// The longest piece of client input [`quote`] reproduces; the rest is cut and marked `…`.
-pub const QUOTE_LIMIT: usize = 100;
+pub(crate) const QUOTE_LIMIT: usize = 100;
 
 /// Quotes client input for an error message: escaped, in double quotes, at most
 /// [`QUOTE_LIMIT`] bytes of it. Errors name the part and quote the input, but a 64 KiB request
 /// line should not become a 64 KiB log line.
-///
-/// ```
-/// use rgiref::log::quote;
-/// assert_eq!(quote(b"GET  / HTTP/1.0"), "\"GET  / HTTP/1.0\"");
-/// assert!(quote(&[b'a'; 500]).ends_with("a…\""));
-/// ```
-pub fn quote(bytes: &[u8]) -> String {
+pub(crate) fn quote(bytes: &[u8]) -> String {
     if bytes.len() <= QUOTE_LIMIT {
         return format!("\"{}\"", escape(bytes).replace('"', "\\\""));
     }
@@ -221,6 +210,15 @@ mod tests {
         let (log, captured) = Log::capture();
         log.line("::1", "evil\n127.0.0.1 - - [forged] \"GET /admin\" 200 1");
         assert_eq!(captured.lines().len(), 1);
+    }
+
+    #[test]
+    fn escape_and_quote() {
+        assert_eq!(escape(b"GET /\r\n\x1b[31m"), "GET /\\x0d\\x0a\\x1b[31m");
+        assert_eq!(escape("café".as_bytes()), "café");
+        assert_eq!(escape(b"\xff"), "\\xff");
+        assert_eq!(quote(b"GET  / HTTP/1.0"), "\"GET  / HTTP/1.0\"");
+        assert!(quote(&[b'a'; 500]).ends_with("a…\""));
     }
 
     #[test]

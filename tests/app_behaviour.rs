@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::Response;
+use rgiref::engine::SERVER_ERROR_MESSAGE;
 use rgiref::gateway::{AppError, Application, Body, Environ, StartResponse};
-use rgiref::handler::SERVER_ERROR_MESSAGE;
 
 type AppResult = Result<Body, AppError>;
 
@@ -229,9 +229,7 @@ fn body_iterator_panicking_mid_stream_cuts_the_response_short() {
     assert_eq!(file, file!());
     assert_eq!(message, format!("chunk 2 exploded (line {line})"));
     assert!(
-        log.contains(
-            "send body: response cut short after 8 body bytes; the connection will be closed"
-        ),
+        log.contains("send body: response cut short after 8 body bytes were written"),
         "{log}"
     );
     assert_still_serving(&server);
@@ -1203,4 +1201,56 @@ fn an_http_0_9_request_gets_the_body_alone() {
     let response = server.request(b"GET /\r\n");
     assert_eq!(response.status, 0);
     assert_eq!(show(&response), "just the body\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A body shorter than it said, and the legacy write's first call
+
+#[test]
+fn a_reader_shorter_than_its_declared_length_is_cut_short_not_complete() {
+    let server = common::start(|_: &mut Environ, start_response: &mut StartResponse| {
+        start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+        Ok(Body::from_reader(std::io::empty(), Some(1000)))
+    });
+    let response = server.ping();
+    // The client was promised 1000 bytes and got none: it can tell the body is incomplete.
+    assert_eq!(
+        response.header("Content-Length"),
+        Some("1000"),
+        "{}",
+        show(&response)
+    );
+    assert!(response.body.is_empty());
+    let log = server.log_text();
+    assert!(
+        log.contains(
+            "the body ended after 0 bytes, short of the body's declared Content-Length: 1000"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("response cut short after 0 body bytes were written"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_first_legacy_write_sends_the_head_even_when_it_writes_nothing() {
+    // PEP 3333: the headers go out "upon the application's first invocation of write()".
+    let server = common::start(|_: &mut Environ, start_response: &mut StartResponse| {
+        let wrote = start_response
+            .start("200 OK", [("Content-Type", "text/plain")])?
+            .write(b"")?;
+        let sent = start_response.headers_sent();
+        Ok(Body::from(format!("wrote {wrote}, head sent: {sent}")))
+    });
+    let response = server.ping();
+    assert_eq!(response.body_text(), "wrote 0, head sent: true");
+    // The head went out before the body's length was known, so there is no Content-Length.
+    assert_eq!(
+        response.header("Content-Length"),
+        None,
+        "{}",
+        show(&response)
+    );
 }

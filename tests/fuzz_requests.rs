@@ -39,11 +39,10 @@ use std::net::Shutdown;
 use std::time::Duration;
 
 use common::fuzz::{Campaign, Mutator, Rng};
-use rgiref::http::environ::{cgi_variables, CgiVariables, ConnectionInfo};
-use rgiref::http::grammar::is_token;
+use rgiref::gateway::is_token;
 use rgiref::http::{
-    body_framing, expects_continue, read_request_head, BodyReader, Framing, Limits, Problem,
-    Refusal, RequestError, RequestHead, Version,
+    body_framing, cgi_variables, expects_continue, read_request_head, BodyReader, CgiVariables,
+    ConnectionInfo, Framing, Limits, Problem, Refusal, RequestError, RequestHead, Version,
 };
 use rgiref::server::Timeouts;
 

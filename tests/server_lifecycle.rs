@@ -510,6 +510,8 @@ fn a_client_that_stops_reading_is_abandoned_after_the_write_timeout() {
         "{log}"
     );
     assert!(gone[0].contains("write timeout"), "{log}");
+    // The count is what went to the socket, not what the client received: say so.
+    assert!(gone[0].contains("body bytes were written"), "{log}");
     // The access line still records the request, and how much of the body went out.
     let access = log
         .lines()

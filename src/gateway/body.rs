@@ -12,6 +12,9 @@
 //!   with its `Content-Length`, in blocks; [`Body::from_reader`] streams any other reader.
 //!   Either way the first block is read before the headers go out, so a file that cannot be
 //!   read still gets a clean 500.
+//! * Middleware: [`Body::inspect`] sees every byte as it goes out (to count or hash them),
+//!   [`Body::map_chunks`] changes them, and [`Body::map_kind`] takes the body apart to rebuild
+//!   it any other way. All three keep the body's clean-up.
 //! * Clean-up: WSGI calls the iterable's `close()` when the response is over, however it ended.
 //!   In Rust that is `Drop`: the server drops the body when it is done with it, on success and
 //!   on error, so a file closes and an iterator's own `Drop` runs. For clean-up that is not tied
@@ -31,19 +34,24 @@ use super::AppError;
 /// assert_eq!(Body::from_chunks(vec!["Hel", "lo"]).length(), None);
 /// ```
 pub struct Body {
+    // The engine matches on `kind` to send each shape its own way.
     pub(crate) kind: BodyKind,
     on_close: Vec<Box<dyn FnOnce()>>,
 }
 
-/// The shapes a body can take; the engine sends each its own way.
-pub(crate) enum BodyKind {
-    /// All the bytes, in memory.
+/// The shapes a body can take; the engine sends each its own way. [`Body::map_kind`] hands it
+/// to a middleware to rebuild.
+pub enum BodyKind {
+    /// All the bytes, in memory: sent in one write, with `Content-Length`.
     Bytes(Vec<u8>),
-    /// Chunks produced one by one.
+    /// Chunks produced one by one, each sent (and flushed) as it comes. If the iterator's
+    /// `size_hint` promises nothing after a chunk, that chunk's length is the `Content-Length`.
     Chunks(Box<dyn Iterator<Item = Result<Vec<u8>, AppError>>>),
-    /// A reader (a file, too), with its length if known.
+    /// A reader (a file, too), copied in blocks until it ends.
     Reader {
+        /// Where the bytes come from.
         reader: Box<dyn Read>,
+        /// Its length, if known: sent as `Content-Length`, and held to.
         length: Option<u64>,
     },
 }
@@ -167,10 +175,137 @@ impl Body {
         }
     }
 
-    fn from_kind(kind: BodyKind) -> Body {
+    /// A body of the given shape, with no clean-up of its own.
+    pub fn from_kind(kind: BodyKind) -> Body {
         Body {
             kind,
             on_close: Vec::new(),
+        }
+    }
+
+    /// Takes the body apart and rebuilds it with `rebuild`; the clean-up registered with
+    /// [`Body::on_close`] stays with the new body. The general tool for middleware:
+    ///
+    /// ```
+    /// use rgiref::gateway::{Body, BodyKind};
+    /// // Upper-cases a body held in memory; leaves streamed bodies alone.
+    /// let body = Body::from("shout").map_kind(|kind| match kind {
+    ///     BodyKind::Bytes(bytes) => BodyKind::Bytes(bytes.to_ascii_uppercase()),
+    ///     other => other,
+    /// });
+    /// assert_eq!(body.length(), Some(5));
+    /// ```
+    pub fn map_kind(mut self, rebuild: impl FnOnce(BodyKind) -> BodyKind) -> Body {
+        // `Body` has a `Drop`, so its fields cannot be moved out: swap an empty kind in instead.
+        let kind = std::mem::replace(&mut self.kind, BodyKind::Bytes(Vec::new()));
+        self.kind = rebuild(kind);
+        self
+    }
+
+    /// Calls `watch` with every piece of the body as the engine takes it to send, without
+    /// changing a byte or the body's length: for a middleware that counts or hashes what goes
+    /// out.
+    ///
+    /// ```
+    /// use std::{cell::Cell, io::Read, rc::Rc};
+    /// use rgiref::gateway::{Body, BodyKind};
+    /// let counted = Rc::new(Cell::new(0));
+    /// let counter = Rc::clone(&counted);
+    /// let body = Body::from("twelve bytes").inspect(move |piece| counter.set(counter.get() + piece.len()));
+    /// assert_eq!(body.length(), Some(12)); // still known, so Content-Length is still sent
+    /// // Read the body as the engine would (here through map_kind), and `watch` sees it all:
+    /// let _ = body.map_kind(|kind| {
+    ///     if let BodyKind::Reader { mut reader, .. } = kind {
+    ///         reader.read_to_end(&mut Vec::new()).unwrap();
+    ///     }
+    ///     BodyKind::Bytes(Vec::new())
+    /// });
+    /// assert_eq!(counted.get(), 12);
+    /// ```
+    pub fn inspect(self, watch: impl FnMut(&[u8]) + 'static) -> Body {
+        self.map_kind(|kind| match kind {
+            // Bytes become a reader of known length, so `watch` runs as they are sent.
+            BodyKind::Bytes(bytes) => BodyKind::Reader {
+                length: Some(bytes.len() as u64),
+                reader: Box::new(Inspect {
+                    inner: std::io::Cursor::new(bytes),
+                    watch,
+                }),
+            },
+            BodyKind::Chunks(chunks) => {
+                let mut watch = watch;
+                BodyKind::Chunks(Box::new(chunks.inspect(move |chunk| {
+                    if let Ok(bytes) = chunk {
+                        watch(bytes);
+                    }
+                })))
+            }
+            BodyKind::Reader { reader, length } => BodyKind::Reader {
+                reader: Box::new(Inspect {
+                    inner: reader,
+                    watch,
+                }),
+                length,
+            },
+        })
+    }
+
+    /// Replaces each piece of the body with `change(piece)`, as it is sent. The length is no
+    /// longer known in advance (a one-piece body still gets its `Content-Length`, measured
+    /// after the change), and a reader is read in blocks of 64 KiB, each one piece.
+    ///
+    /// ```
+    /// use rgiref::gateway::Body;
+    /// let body = Body::from_chunks(["a", "b"]).map_chunks(|mut piece| { piece.push(b'!'); piece });
+    /// assert_eq!(body.length(), None);
+    /// ```
+    pub fn map_chunks(self, change: impl FnMut(Vec<u8>) -> Vec<u8> + 'static) -> Body {
+        self.map_kind(|kind| {
+            let chunks: Box<dyn Iterator<Item = Result<Vec<u8>, AppError>>> = match kind {
+                BodyKind::Bytes(bytes) => Box::new(std::iter::once(Ok(bytes))),
+                BodyKind::Chunks(chunks) => chunks,
+                BodyKind::Reader { reader, .. } => Box::new(ReaderChunks(reader)),
+            };
+            let mut change = change;
+            BodyKind::Chunks(Box::new(chunks.map(move |chunk| chunk.map(&mut change))))
+        })
+    }
+}
+
+/// A reader that shows `watch` each piece it hands out ([`Body::inspect`]).
+struct Inspect<R, F> {
+    inner: R,
+    watch: F,
+}
+
+impl<R: Read, F: FnMut(&[u8])> Read for Inspect<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            (self.watch)(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// A reader as an iterator of 64 KiB blocks ([`Body::map_chunks`]); a read error ends it.
+struct ReaderChunks(Box<dyn Read>);
+
+impl Iterator for ReaderChunks {
+    type Item = Result<Vec<u8>, AppError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut block = vec![0; 64 * 1024];
+        loop {
+            return match self.0.read(&mut block) {
+                Ok(0) => None,
+                Ok(n) => {
+                    block.truncate(n);
+                    Some(Ok(block))
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => Some(Err(error.into())),
+            };
         }
     }
 }

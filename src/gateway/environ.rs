@@ -4,22 +4,40 @@
 //!
 //! Interface:
 //! * [`Environ::vars`] holds the CGI/1.1 meta-variables of RFC 3875 §4.1 (`REQUEST_METHOD`,
-//!   `PATH_INFO`, …) plus one `HTTP_*` variable per request header (RFC 3875 §4.1.18). All
-//!   values are text; the transport decides how bytes become text and documents it (see
-//!   `http::environ` for the HTTP server's rules).
+//!   `PATH_INFO`, …) plus one `HTTP_*` variable per request header (RFC 3875 §4.1.18).
 //! * [`Environ::input`] is the request body, an [`Input`]. It **ends where the body ends**: read
 //!   it to the end and you get exactly the body, then end-of-file — never a read that blocks
 //!   waiting for bytes the client will not send (wsgiref's gh-66077, where `wsgi.input.read()`
-//!   hangs on a keep-alive connection).
-//! * [`Environ::errors`] is an [`ErrorStream`] into the server's log.
+//!   hangs on a keep-alive connection). When reading fails because of the client, the error
+//!   carries an [`InputError`] with the status to answer; return the error and the server
+//!   sends that status instead of a 500.
+//! * [`Environ::errors`] is an [`ErrorStream`](super::ErrorStream): lines for the server's log.
 //! * The flags say what kind of server is running the application.
+//!
+//! ## The byte rule: how a transport turns bytes into environ values
+//!
+//! What arrives is bytes; every value here is a Rust `String`, which must be UTF-8. Every
+//! transport (the HTTP server, and CGI and FastCGI behind a web server) follows one rule:
+//!
+//! 1. **`PATH_INFO` is percent-decoded exactly once** (RFC 3875 §4.1.5), as a CGI program
+//!    behind lighttpd, nginx or Apache gets it: `/100%25` arrives as `/100%`. It must then be
+//!    UTF-8: a path whose decoded bytes are not (`/x%FFy`) is refused with 400 before the
+//!    application runs, because an application compares `PATH_INFO` with routes and file
+//!    names, which are text. The raw target stays visible in `REQUEST_URI`.
+//! 2. **`QUERY_STRING` and `REQUEST_URI` are passed on as sent**, still percent-encoded
+//!    (RFC 3875 §4.1.7): the application decodes the query itself.
+//! 3. **Every other value is text if its bytes are UTF-8, and Latin-1 if they are not**: each
+//!    byte becomes the character with that number (U+0000–U+00FF), so no byte is lost.
+//!    [`value_from_bytes`] is the rule in code. (WSGI decodes every value as Latin-1, which
+//!    keeps the bytes but turns every UTF-8 header into mojibake; nearly all real values are
+//!    ASCII or UTF-8, and they read right here.)
 
 use std::collections::BTreeMap;
+use std::error::Error;
 use std::fmt;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, BufReader, Read};
 
-use crate::log::Log;
-use crate::read_ahead::ReadAhead;
+use super::{ErrorStream, Status};
 
 /// What the application is told about one request (WSGI's `environ`).
 ///
@@ -37,7 +55,7 @@ pub struct Environ {
     pub vars: BTreeMap<String, String>,
     /// The request body (`wsgi.input`).
     pub input: Input,
-    /// The server's error log (`wsgi.errors`).
+    /// Where the application's error lines go (`wsgi.errors`).
     pub errors: ErrorStream,
     /// `"http"` or `"https"` (`wsgi.url_scheme`).
     pub url_scheme: String,
@@ -112,11 +130,7 @@ impl Environ {
 impl Default for Environ {
     /// No variables, an empty body, errors to standard error.
     fn default() -> Environ {
-        Environ::new(
-            BTreeMap::new(),
-            Input::empty(),
-            ErrorStream::new(Log::stderr(), "-"),
-        )
+        Environ::new(BTreeMap::new(), Input::empty(), ErrorStream::stderr())
     }
 }
 
@@ -150,16 +164,21 @@ impl fmt::Debug for Environ {
 /// assert_eq!(rest, "second");
 /// ```
 pub struct Input {
-    // The read-ahead buffer is only allocated if `BufRead` (line reading) is used: most
-    // requests have no body, and plain `read` calls go straight to the transport's reader.
-    reader: ReadAhead<Box<dyn Read>>,
+    reader: InputReader,
+}
+
+/// Most requests have no body, and most bodies are read with plain `read` calls, so the
+/// read-ahead buffer `BufRead` needs (8 KiB, zeroed) is made only when line reading is used.
+enum InputReader {
+    Plain(Box<dyn Read>),
+    Buffered(BufReader<Box<dyn Read>>),
 }
 
 impl Input {
     /// A body read from `reader`, which must end where the body ends.
     pub fn new(reader: impl Read + 'static) -> Input {
         Input {
-            reader: ReadAhead::new(Box::new(reader), Vec::new()),
+            reader: InputReader::Plain(Box::new(reader)),
         }
     }
 
@@ -167,21 +186,38 @@ impl Input {
     pub fn empty() -> Input {
         Input::new(io::empty())
     }
+
+    /// The reader with a read-ahead buffer, made on first use.
+    fn buffered(&mut self) -> &mut BufReader<Box<dyn Read>> {
+        if let InputReader::Plain(_) = self.reader {
+            let placeholder = InputReader::Plain(Box::new(io::empty()));
+            if let InputReader::Plain(plain) = std::mem::replace(&mut self.reader, placeholder) {
+                self.reader = InputReader::Buffered(BufReader::new(plain));
+            }
+        }
+        match &mut self.reader {
+            InputReader::Buffered(buffered) => buffered,
+            InputReader::Plain(_) => unreachable!("made buffered just above"),
+        }
+    }
 }
 
 impl Read for Input {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.reader.read(buf)
+        match &mut self.reader {
+            InputReader::Plain(plain) => plain.read(buf),
+            InputReader::Buffered(buffered) => buffered.read(buf),
+        }
     }
 }
 
 impl BufRead for Input {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.reader.fill_buf()
+        self.buffered().fill_buf()
     }
 
     fn consume(&mut self, amount: usize) {
-        self.reader.consume(amount)
+        self.buffered().consume(amount)
     }
 }
 
@@ -191,81 +227,83 @@ impl fmt::Debug for Input {
     }
 }
 
-/// A writer into the server's log (WSGI's `wsgi.errors`).
-///
-/// Each complete line written becomes one log line, prefixed like every other line of the
-/// server's log with the client's address and the time. A last line without a newline is
-/// logged when the stream is dropped.
+/// Why reading the request body failed, when it was the client's doing: it sent a malformed
+/// body, stopped sending, or took too long. A transport puts one inside the `io::Error` that
+/// [`Input`] returns; if the application gives up with that error (`?`), the engine answers
+/// with this status and message instead of a 500 — the client broke the request, not the app.
 ///
 /// ```
-/// use std::io::Write;
-/// use rgiref::gateway::ErrorStream;
-/// use rgiref::log::Log;
-/// let (log, captured) = Log::capture();
-/// let mut errors = ErrorStream::new(log, "127.0.0.1");
-/// writeln!(errors, "cache miss for {}", "/index").unwrap();
-/// assert!(captured.text().contains("] cache miss for /index"));
+/// use std::io;
+/// use rgiref::gateway::{InputError, Status};
+/// let error = InputError::new(Status::REQUEST_TIMEOUT, "the request body stopped arriving")
+///     .into_io(io::ErrorKind::TimedOut);
+/// let found = InputError::find(&error).unwrap();
+/// assert_eq!(found.status, Status::REQUEST_TIMEOUT);
+/// assert_eq!(error.to_string(), "the request body stopped arriving");
 /// ```
-pub struct ErrorStream {
-    log: Log,
-    client: String,
-    pending: Vec<u8>,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// The status the client has earned (400, 408, 413, …).
+    pub status: Status,
+    /// What happened, in words the client and the log both understand.
+    pub message: String,
 }
 
-impl ErrorStream {
-    /// An error stream whose lines go to `log`, tagged with `client` (an address, or `-`).
-    pub fn new(log: Log, client: impl Into<String>) -> ErrorStream {
-        ErrorStream {
-            log,
-            client: client.into(),
-            pending: Vec::new(),
+impl InputError {
+    /// An input error with this status and message.
+    pub fn new(status: Status, message: impl Into<String>) -> InputError {
+        InputError {
+            status,
+            message: message.into(),
         }
     }
 
-    /// Logs `message` as one line, at once.
-    pub fn log(&self, message: &str) {
-        self.log.line(&self.client, message);
+    /// The `io::Error` an [`Input`] returns: of `kind`, with this error inside.
+    pub fn into_io(self, kind: io::ErrorKind) -> io::Error {
+        io::Error::new(kind, self)
     }
 
-    fn emit_complete_lines(&mut self) {
-        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            self.log(&String::from_utf8_lossy(&line[..end]));
+    /// The `InputError` in `error` or in its chain of causes, if there is one.
+    pub fn find<'e>(error: &'e (dyn Error + 'static)) -> Option<&'e InputError> {
+        let mut next = Some(error);
+        while let Some(error) = next {
+            if let Some(found) = error.downcast_ref::<InputError>() {
+                return Some(found);
+            }
+            // An io::Error shows what it wraps through `get_ref`, not always through `source`.
+            let inner = error
+                .downcast_ref::<io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<InputError>());
+            if inner.is_some() {
+                return inner;
+            }
+            next = error.source();
         }
+        None
     }
 }
 
-impl Write for ErrorStream {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.pending.extend_from_slice(bytes);
-        self.emit_complete_lines();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Clone for ErrorStream {
-    /// A clone writes to the same log, with its own half-written line.
-    fn clone(&self) -> ErrorStream {
-        ErrorStream::new(self.log.clone(), self.client.clone())
-    }
-}
-
-impl Drop for ErrorStream {
-    fn drop(&mut self) {
-        if !self.pending.is_empty() {
-            let rest = std::mem::take(&mut self.pending);
-            self.log(&String::from_utf8_lossy(&rest));
-        }
-    }
-}
-
-impl fmt::Debug for ErrorStream {
+impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ErrorStream {{ client: {:?} }}", self.client)
+        f.write_str(&self.message)
+    }
+}
+
+impl Error for InputError {}
+
+/// The byte rule's third part (see the module docs): the text of `bytes` if they are UTF-8,
+/// otherwise each byte as the character with that number (Latin-1).
+///
+/// ```
+/// use rgiref::gateway::value_from_bytes;
+/// assert_eq!(value_from_bytes("café".as_bytes()), "café");   // UTF-8: as it is
+/// assert_eq!(value_from_bytes(b"caf\xe9"), "café");           // not UTF-8: Latin-1
+/// ```
+pub fn value_from_bytes(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
     }
 }
 
@@ -274,19 +312,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_stream_splits_lines_and_flushes_the_rest_on_drop() {
-        let (log, captured) = Log::capture();
-        let mut errors = ErrorStream::new(log, "-");
-        errors.write_all(b"one\ntw").unwrap();
-        assert_eq!(captured.lines().len(), 1);
-        errors.write_all(b"o\nthree").unwrap();
-        drop(errors);
-        let lines = captured.lines();
-        assert_eq!(lines.len(), 3);
-        assert!(
-            lines[1].ends_with("] two") && lines[2].ends_with("] three"),
-            "{lines:?}"
-        );
+    fn line_reads_and_plain_reads_mix_without_losing_bytes() {
+        let mut input = Input::new(&b"ab\ncd\nrest"[..]);
+        let mut first = [0u8; 1];
+        input.read_exact(&mut first).unwrap(); // plain: no buffer yet
+        let mut line = String::new();
+        input.read_line(&mut line).unwrap(); // now buffered
+        assert_eq!((first[0], line.as_str()), (b'a', "b\n"));
+        let mut rest = String::new();
+        input.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "cd\nrest");
     }
 
     #[test]

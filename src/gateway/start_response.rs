@@ -1,11 +1,13 @@
-//! `start_response`: how an application gives its status and headers, and the checks on them.
+//! `start_response`: how an application gives its status and headers.
 //!
 //! Stage: called during **call app**; what it records is written in **send headers**.
 //!
 //! Interface (PEP 3333, "The start_response() Callable"):
-//! * [`StartResponse::start`] records the status (`"200 OK"`) and headers. Nothing is sent yet:
-//!   the headers wait for the first body bytes, so an application that fails before producing
-//!   any can still get a clean 500 instead of a half-sent 200.
+//! * [`StartResponse::start`] records the status (`"200 OK"`, or a [`Status`](super::Status)) and the
+//!   headers, after checking both against the rules in `rules.rs` (so a header with a line
+//!   break can never reach the wire). Nothing is sent yet: the headers wait for the first body
+//!   bytes, so an application that fails before producing any can still get a clean 500
+//!   instead of a half-sent 200.
 //! * It returns a [`LegacyWrite`], WSGI's `write()` callable, for applications that want to
 //!   push bytes imperatively. New code should return a [`Body`](super::Body) instead.
 //! * [`StartResponse::start_after_error`] is the `exc_info` form: an application that failed
@@ -13,71 +15,134 @@
 //!   page — but only while nothing has been sent. After that, it returns an error that the
 //!   application must pass on (`?`), and the server cuts the response short.
 //!
-//! The checks, and why each one exists (every one of these could otherwise reach the wire):
+//! A failed check returns a [`StartResponseError`] *and* is reported to the [`Responder`]
+//! underneath, so the server answers 500 and logs exactly what was wrong even if the
+//! application ignores the error.
 //!
-//! ```text
-//!   status      = 3DIGIT SP reason-phrase      RFC 9112 §4; code 200–599 (1xx are the
-//!                                              server's to send, not the application's)
-//!   header name = token                        RFC 9110 §5.1 — a space or colon in a name
-//!                                              makes a different header
-//!   header value: no control characters        RFC 9110 §5.5 — CR/LF would split the response
-//!                 except tab
-//!   no hop-by-hop headers                      PEP 3333; RFC 2616 §13.5.1 — the connection
-//!                                              belongs to the server
-//!   no Status header                           RFC 3875 §6.3.3 — behind a web server the
-//!                                              engine writes it from the status argument
-//!   Content-Length = 1*DIGIT, at most once     RFC 9110 §8.6
-//! ```
+//! ## Who is on the other side: a [`Responder`]
 //!
-//! A failed check returns a [`StartResponseError`] *and* is remembered, so the server answers
-//! 500 and logs exactly what was wrong even if the application ignores the error.
+//! A `StartResponse` is a thin, checking front for a [`Responder`]: the thing that will
+//! actually send the response. For a plain application that is the engine. For an application
+//! wrapped in *middleware* it is the middleware, which sees the status and headers the inner
+//! application chose, may change them, and passes them on to the `StartResponse` it was given
+//! itself — exactly how a WSGI middleware hands the inner app its own `start_response`. The
+//! `Responder` docs show one.
 
 use std::error::Error;
 use std::fmt;
 use std::io;
 
-use crate::handler::{ResponseState, Transport};
-use crate::http::grammar::{is_forbidden_in_value, is_hop_by_hop, is_token};
+use super::rules::{check_headers, check_status};
+
+/// What sits behind a [`StartResponse`]: the engine, or a middleware that passes the response
+/// on to the next `StartResponse` out. A middleware implements this to see and change what the
+/// application inside it starts and writes.
+///
+/// A `StartResponse` is itself a `Responder` (it checks what it is given and passes it on), so
+/// a middleware can hold the `StartResponse` it was handed and forward to it:
+///
+/// ```
+/// use std::error::Error;
+/// use std::io;
+/// use rgiref::gateway::{AppError, Application, Body, Environ, Responder, StartResponse, StartResponseError};
+///
+/// /// Middleware: adds `X-Frame-Options: DENY` to every response of the application inside.
+/// struct NoFraming<A>(A);
+///
+/// /// Its responder: changes the headers, then passes everything on to the real one.
+/// struct AddHeader<'a, 'b>(&'a mut StartResponse<'b>);
+///
+/// impl Responder for AddHeader<'_, '_> {
+///     fn start_response(&mut self, status: String, mut headers: Vec<(String, String)>,
+///                       replacing: Option<&dyn Error>) -> Result<(), StartResponseError> {
+///         headers.push(("X-Frame-Options".into(), "DENY".into()));
+///         self.0.start_response(status, headers, replacing)
+///     }
+///     fn write_now(&mut self, bytes: &[u8]) -> io::Result<()> { self.0.write_now(bytes) }
+///     fn headers_sent(&self) -> bool { self.0.headers_sent() }
+///     fn refused(&mut self, error: &StartResponseError) { self.0.refused(error) }
+/// }
+///
+/// impl<A: Application> Application for NoFraming<A> {
+///     fn call(&self, environ: &mut Environ, start_response: &mut StartResponse) -> Result<Body, AppError> {
+///         let mut add_header = AddHeader(start_response);
+///         self.0.call(environ, &mut StartResponse::new(&mut add_header))
+///     }
+/// }
+/// fn hello(_: &mut Environ, s: &mut StartResponse) -> Result<Body, AppError> {
+///     s.start("200 OK", [])?;
+///     Ok(Body::from("hi"))
+/// }
+/// let app = NoFraming(hello); // serve it like any other application
+/// # fn is_app(_: &impl Application) {}
+/// # is_app(&app);
+/// ```
+pub trait Responder {
+    /// The application chose its status and headers; both have passed the rules. `replacing`
+    /// is the error that made the application call `start_after_error`, or `None` for `start`.
+    fn start_response(
+        &mut self,
+        status: String,
+        headers: Vec<(String, String)>,
+        replacing: Option<&dyn Error>,
+    ) -> Result<(), StartResponseError>;
+
+    /// Body bytes from the legacy `write()`: sent at once, headers first if they were not
+    /// (PEP 3333: `write` returns only once its bytes are on their way).
+    fn write_now(&mut self, bytes: &[u8]) -> io::Result<()>;
+
+    /// True once the status line and headers have gone out; from then on the status is fixed.
+    fn headers_sent(&self) -> bool;
+
+    /// The application broke a rule (the error says which). The engine remembers it and
+    /// answers 500; a middleware passes it on.
+    fn refused(&mut self, error: &StartResponseError);
+}
 
 /// The application's handle on the response in progress (WSGI's `start_response`).
 pub struct StartResponse<'a> {
-    state: &'a mut ResponseState,
-    transport: &'a mut dyn Transport,
+    responder: &'a mut dyn Responder,
+    started: bool,
 }
 
 impl<'a> StartResponse<'a> {
-    /// Made by the engine (`Handler::run`) for each call of the application.
-    pub(crate) fn new(state: &'a mut ResponseState, transport: &'a mut dyn Transport) -> Self {
-        StartResponse { state, transport }
+    /// A `start_response` that checks what the application gives it and passes it to
+    /// `responder`. The engine makes one for each request; middleware makes one over its own
+    /// [`Responder`] (see there).
+    pub fn new(responder: &'a mut dyn Responder) -> StartResponse<'a> {
+        StartResponse {
+            responder,
+            started: false,
+        }
     }
 
     /// Sets the response status and headers. Call it once per response.
     ///
-    /// `headers` is anything that yields `(name, value)` pairs of strings: an array of `&str`
-    /// pairs, a `Vec<(String, String)>`, ….
+    /// `status` is anything that prints as `"404 Not Found"`: a `&str`, a `String` or a
+    /// [`Status`](super::Status). `headers` is an array of `(&str, &str)` pairs, a slice of
+    /// them, or a `Vec` of pairs; `[]` for none.
     ///
     /// ```
-    /// # use rgiref::gateway::{AppError, Body, Environ, StartResponse};
-    /// fn app(_: &mut Environ, start_response: &mut StartResponse) -> Result<Body, AppError> {
-    ///     start_response.start("404 Not Found", [("Content-Type", "text/plain")])?;
+    /// # use rgiref::gateway::{AppError, Body, Environ, StartResponse, Status};
+    /// fn app(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Body, AppError> {
+    ///     if environ.method() == "DELETE" {
+    ///         start_response.start("204 No Content", [])?;
+    ///         return Ok(Body::empty());
+    ///     }
+    ///     start_response.start(Status::NOT_FOUND, [("Content-Type", "text/plain")])?;
     ///     Ok(Body::from("no such page\n"))
     /// }
     /// # let _ = app;
     /// ```
-    pub fn start<I, N, V>(
+    pub fn start(
         &mut self,
-        status: &str,
-        headers: I,
-    ) -> Result<LegacyWrite<'_>, StartResponseError>
-    where
-        I: IntoIterator<Item = (N, V)>,
-        N: Into<String>,
-        V: Into<String>,
-    {
-        if self.state.is_started() {
-            return Err(self.refuse(StartResponseError::AlreadyStarted));
-        }
-        self.record(status, headers)
+        status: impl fmt::Display,
+        headers: impl IntoHeaders,
+    ) -> Result<LegacyWrite<'_>, StartResponseError> {
+        self.record(status.to_string(), headers.into_headers(), None)?;
+        Ok(LegacyWrite {
+            responder: &mut *self.responder,
+        })
     }
 
     /// Replaces the status and headers after the application hit `error` (WSGI's `exc_info`
@@ -99,81 +164,132 @@ impl<'a> StartResponse<'a> {
     /// }
     /// # let _ = app;
     /// ```
-    pub fn start_after_error<I, N, V>(
+    pub fn start_after_error(
         &mut self,
-        status: &str,
-        headers: I,
+        status: impl fmt::Display,
+        headers: impl IntoHeaders,
         error: &dyn Error,
-    ) -> Result<LegacyWrite<'_>, StartResponseError>
-    where
-        I: IntoIterator<Item = (N, V)>,
-        N: Into<String>,
-        V: Into<String>,
-    {
-        if self.state.headers_sent() {
-            let refused = StartResponseError::HeadersAlreadySent {
-                error: error.to_string(),
-            };
-            return Err(self.refuse(refused));
-        }
-        self.record(status, headers)
+    ) -> Result<LegacyWrite<'_>, StartResponseError> {
+        self.record(status.to_string(), headers.into_headers(), Some(error))?;
+        Ok(LegacyWrite {
+            responder: &mut *self.responder,
+        })
     }
 
     /// True once the status line and headers have gone to the client; from then on the status
     /// cannot change.
     pub fn headers_sent(&self) -> bool {
-        self.state.headers_sent()
+        self.responder.headers_sent()
     }
 
-    fn record<I, N, V>(
+    /// The checks, in the order PEP 3333 implies: the call itself (twice? too late?), then the
+    /// status and headers; then the responder gets them.
+    fn record(
         &mut self,
-        status: &str,
-        headers: I,
-    ) -> Result<LegacyWrite<'_>, StartResponseError>
-    where
-        I: IntoIterator<Item = (N, V)>,
-        N: Into<String>,
-        V: Into<String>,
-    {
-        let code = match check_status(status) {
-            Ok(code) => code,
-            Err(refused) => return Err(self.refuse(refused)),
+        status: String,
+        headers: Vec<(String, String)>,
+        replacing: Option<&dyn Error>,
+    ) -> Result<(), StartResponseError> {
+        let checked = match replacing {
+            None if self.started => Err(StartResponseError::AlreadyStarted),
+            Some(error) if self.responder.headers_sent() => {
+                Err(StartResponseError::HeadersAlreadySent {
+                    error: error.to_string(),
+                })
+            }
+            _ => check_status(&status).and_then(|_| check_headers(&headers)),
         };
-        let headers: Vec<(String, String)> = headers
-            .into_iter()
-            .map(|(name, value)| (name.into(), value.into()))
-            .collect();
-        let declared_length = match check_headers(&headers) {
-            Ok(length) => length,
-            Err(refused) => return Err(self.refuse(refused)),
-        };
-        self.state
-            .set(code, status.to_owned(), headers, declared_length);
-        Ok(LegacyWrite {
-            state: &mut *self.state,
-            transport: &mut *self.transport,
-        })
+        if let Err(error) = checked {
+            self.responder.refused(&error);
+            return Err(error);
+        }
+        self.started = true;
+        self.responder.start_response(status, headers, replacing)
+    }
+}
+
+impl Responder for StartResponse<'_> {
+    /// Checks the call as [`StartResponse::start`] (or `start_after_error`) would, and passes it
+    /// on: this is how a middleware hands the response back to the layer outside it.
+    fn start_response(
+        &mut self,
+        status: String,
+        headers: Vec<(String, String)>,
+        replacing: Option<&dyn Error>,
+    ) -> Result<(), StartResponseError> {
+        self.record(status, headers, replacing)
     }
 
-    /// Remembers the misuse (so the server answers 500 whatever the application does next) and
-    /// hands the error back for the application to see.
-    fn refuse(&mut self, error: StartResponseError) -> StartResponseError {
-        self.state.record_misuse(format!("start_response: {error}"));
-        error
+    fn write_now(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.responder.write_now(bytes)
+    }
+
+    fn headers_sent(&self) -> bool {
+        self.responder.headers_sent()
+    }
+
+    fn refused(&mut self, error: &StartResponseError) {
+        self.responder.refused(error)
     }
 }
 
 impl fmt::Debug for StartResponse<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StartResponse")
+            .field("started", &self.started)
             .field("headers_sent", &self.headers_sent())
             .finish()
+    }
+}
+
+/// The header lists [`StartResponse::start`] takes. There is exactly one array form,
+/// `[(&str, &str); N]`, so that an empty list can be written `[]`: with two, Rust could not
+/// tell which one `[]` is.
+pub trait IntoHeaders {
+    /// The headers as owned `(name, value)` pairs, in order.
+    fn into_headers(self) -> Vec<(String, String)>;
+}
+
+impl<const N: usize> IntoHeaders for [(&str, &str); N] {
+    fn into_headers(self) -> Vec<(String, String)> {
+        self.as_slice().into_headers()
+    }
+}
+
+impl IntoHeaders for &[(&str, &str)] {
+    fn into_headers(self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+}
+
+impl IntoHeaders for Vec<(String, String)> {
+    fn into_headers(self) -> Vec<(String, String)> {
+        self
+    }
+}
+
+impl IntoHeaders for Vec<(&str, String)> {
+    fn into_headers(self) -> Vec<(String, String)> {
+        self.into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect()
+    }
+}
+
+impl IntoHeaders for Vec<(&str, &str)> {
+    fn into_headers(self) -> Vec<(String, String)> {
+        self.as_slice().into_headers()
     }
 }
 
 /// WSGI's `write()` callable: bytes written here go to the client at once, before any returned
 /// body. Kept for applications that produce output imperatively; returning a
 /// [`Body`](super::Body) is simpler and lets the server add `Content-Length`.
+///
+/// As PEP 3333 says, the first `write` sends the status and headers even if it writes no
+/// bytes (`write(b"")`): an application uses that to push the headers out early.
 ///
 /// ```
 /// # use rgiref::gateway::{AppError, Body, Environ, StartResponse};
@@ -186,23 +302,18 @@ impl fmt::Debug for StartResponse<'_> {
 /// # let _ = app;
 /// ```
 pub struct LegacyWrite<'s> {
-    state: &'s mut ResponseState,
-    transport: &'s mut dyn Transport,
+    responder: &'s mut dyn Responder,
 }
 
 impl io::Write for LegacyWrite<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        // PEP 3333: write() must not return until the bytes are sent or buffered for sending,
-        // so each call is flushed — the reason the returned-body style is faster.
-        self.state
-            .write_body(self.transport, bytes, None)
-            .map_err(|e| e.into_io())?;
-        self.state.flush(self.transport).map_err(|e| e.into_io())?;
+        self.responder.write_now(bytes)?;
         Ok(bytes.len())
     }
 
+    /// Nothing to do: each `write` has already sent its bytes.
     fn flush(&mut self) -> io::Result<()> {
-        self.state.flush(self.transport).map_err(|e| e.into_io())
+        Ok(())
     }
 }
 
@@ -301,104 +412,3 @@ impl fmt::Display for StartResponseError {
 }
 
 impl Error for StartResponseError {}
-
-/// Checks `status` against `3DIGIT SP reason-phrase` and returns the code.
-fn check_status(status: &str) -> Result<u16, StartResponseError> {
-    let bad = |why| StartResponseError::BadStatus {
-        status: status.to_owned(),
-        why,
-    };
-    let bytes = status.as_bytes();
-    if bytes.len() < 4 || !bytes[..3].iter().all(u8::is_ascii_digit) {
-        return Err(bad("it must start with a three-digit code"));
-    }
-    if bytes[3] != b' ' {
-        return Err(bad(
-            "the code must be followed by a space and a reason phrase",
-        ));
-    }
-    if status.chars().any(|c| c.is_control() && c != '\t') {
-        return Err(bad("it contains a control character such as CR or LF"));
-    }
-    let code: u16 = status[..3]
-        .parse()
-        .map_err(|_| bad("the code is not a number"))?;
-    if !(200..=599).contains(&code) {
-        return Err(bad("the code must be from 200 to 599"));
-    }
-    Ok(code)
-}
-
-/// Checks every header and returns the application's `Content-Length`, if it gave one.
-fn check_headers(headers: &[(String, String)]) -> Result<Option<u64>, StartResponseError> {
-    let mut length = None;
-    for (name, value) in headers {
-        if !is_token(name) {
-            return Err(StartResponseError::BadHeaderName { name: name.clone() });
-        }
-        if value.chars().any(is_forbidden_in_value) {
-            return Err(StartResponseError::BadHeaderValue {
-                name: name.clone(),
-                value: value.clone(),
-            });
-        }
-        if is_hop_by_hop(name) {
-            return Err(StartResponseError::HopByHop { name: name.clone() });
-        }
-        if name.eq_ignore_ascii_case("Status") {
-            return Err(StartResponseError::StatusHeader);
-        }
-        if name.eq_ignore_ascii_case("Content-Length") {
-            let bad = || StartResponseError::BadContentLength {
-                value: value.clone(),
-            };
-            let is_number = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
-            let parsed = value
-                .parse::<u64>()
-                .ok()
-                .filter(|_| is_number)
-                .ok_or_else(bad)?;
-            if length.replace(parsed).is_some() {
-                return Err(bad());
-            }
-        }
-    }
-    Ok(length)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses() {
-        assert_eq!(check_status("200 OK"), Ok(200));
-        assert_eq!(check_status("599 "), Ok(599));
-        assert!(check_status("200").is_err());
-        assert!(check_status("200OK").is_err());
-        assert!(check_status("20x OK").is_err());
-        assert!(check_status("100 Continue").is_err());
-        assert!(check_status("600 Nope").is_err());
-        assert!(check_status("200 OK\r\nSet-Cookie: x").is_err());
-    }
-
-    #[test]
-    fn headers() {
-        let h = |n: &str, v: &str| vec![(n.to_owned(), v.to_owned())];
-        assert_eq!(check_headers(&h("X-Ok", "tab\tis fine")), Ok(None));
-        assert_eq!(check_headers(&h("Content-Length", "12")), Ok(Some(12)));
-        assert!(check_headers(&h("Bad Name", "x")).is_err());
-        assert!(check_headers(&h("X", "a\r\nInjected: yes")).is_err());
-        assert!(check_headers(&h("Connection", "close")).is_err());
-        assert_eq!(
-            check_headers(&h("status", "404")),
-            Err(StartResponseError::StatusHeader)
-        );
-        assert!(check_headers(&h("Content-Length", "+12")).is_err());
-        let two = vec![
-            ("Content-Length".to_owned(), "1".to_owned()),
-            ("content-length".to_owned(), "1".to_owned()),
-        ];
-        assert!(check_headers(&two).is_err());
-    }
-}

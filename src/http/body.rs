@@ -102,7 +102,7 @@ impl<R: BufRead> BodyReader<R> {
     }
 
     /// The underlying reader, for setting its timeouts.
-    pub fn get_mut(&mut self) -> &mut R {
+    pub(crate) fn get_mut(&mut self) -> &mut R {
         &mut self.source
     }
 

@@ -33,7 +33,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::request::{Framing, RequestHead};
-use super::{Refusal, Status};
+use super::Refusal;
+use crate::gateway::Status;
 use crate::percent::decode_path;
 
 /// The facts about a connection that end up in the environ.
@@ -47,20 +48,33 @@ pub struct ConnectionInfo {
     pub server_software: String,
 }
 
-/// The CGI variables for one request, and what was left out.
+/// The CGI variables for one request, and what became of each header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CgiVariables {
     /// The variables, sorted by name.
     pub vars: BTreeMap<String, String>,
     /// One message per request header that was not passed on, for the log.
     pub dropped: Vec<String>,
+    /// What became of each request header, in the order of `RequestHead::headers`.
+    pub headers: Vec<HeaderUse>,
+}
+
+/// What became of one request header (RFC 3875 §4.1.18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderUse {
+    /// It became this variable.
+    Variable(String),
+    /// An earlier header of the same name made this variable; its value was joined on.
+    Joined(String),
+    /// It was left out, for this reason.
+    Dropped(&'static str),
 }
 
 /// Builds the CGI variables for a request. Fails only if the path cannot be decoded.
 ///
 /// ```
 /// use rgiref::http::{body_framing, read_request_head, Limits};
-/// use rgiref::http::environ::{cgi_variables, ConnectionInfo};
+/// use rgiref::http::{cgi_variables, ConnectionInfo};
 ///
 /// let head = read_request_head(&mut &b"GET /caf%C3%A9?q=%20 HTTP/1.1\r\nHost: localhost\r\n\r\n"[..], &Limits::default()).unwrap();
 /// let connection = ConnectionInfo {
@@ -114,47 +128,90 @@ pub fn cgi_variables(
         set("CONTENT_LENGTH", length.to_string());
     }
 
-    let dropped = add_header_variables(&mut vars, head);
+    let headers = add_header_variables(&mut vars, head);
+    let dropped = dropped_notes(head, &headers);
     if let Some((authority, _)) = split_absolute_form(&head.target) {
         // RFC 9112 §3.2.2: with an absolute-form target, the server MUST ignore Host and use
         // the target's authority, so the two can never disagree about which site was asked for.
         vars.insert("HTTP_HOST".to_owned(), authority.to_owned());
     }
-    Ok(CgiVariables { vars, dropped })
+    Ok(CgiVariables {
+        vars,
+        dropped,
+        headers,
+    })
 }
 
-/// Adds `HTTP_*` (and `CONTENT_TYPE`) for the request headers; returns what was dropped.
-fn add_header_variables(vars: &mut BTreeMap<String, String>, head: &RequestHead) -> Vec<String> {
-    let mut dropped = Vec::new();
+/// Why a header name with `_` is left out (see the module docs).
+const UNDERSCORE: &str = "a name with \"_\" could pass for the header with \"-\" in the environ";
+/// Why `Proxy` is left out (see the module docs).
+const HTTPOXY: &str =
+    "as HTTP_PROXY it would redirect the application's own HTTP requests (httpoxy)";
+
+/// Adds `HTTP_*` (and `CONTENT_TYPE`) for the request headers; returns what became of each.
+fn add_header_variables(vars: &mut BTreeMap<String, String>, head: &RequestHead) -> Vec<HeaderUse> {
+    let mut uses = Vec::with_capacity(head.headers.len());
     for (name, value) in &head.headers {
-        if name.contains('_') {
-            dropped.push(format!(
-                "dropped request header {name:?}: a name with \"_\" could pass for the header with \"-\" in the environ"
-            ));
-            continue;
-        }
-        let key = http_variable_name(name);
-        let key = match key.as_str() {
-            "HTTP_CONTENT_LENGTH" => continue, // already set from the checked framing
-            // The body the application reads is already decoded; passing "chunked" on would
-            // invite it to decode a second time. (RFC 3875 §4.1.18 lets a server leave out
-            // headers that concern only the connection.)
-            "HTTP_TRANSFER_ENCODING" => continue,
-            "HTTP_CONTENT_TYPE" => "CONTENT_TYPE".to_owned(),
-            "HTTP_PROXY" => {
-                dropped.push("dropped request header \"Proxy\": as HTTP_PROXY it would redirect the application's own HTTP requests (httpoxy)".to_owned());
+        let key = match environ_key(name) {
+            Ok(key) => key,
+            Err(why) => {
+                uses.push(HeaderUse::Dropped(why));
                 continue;
             }
-            _ => key,
         };
-        vars.entry(key)
-            .and_modify(|joined| {
+        if key == "CONTENT_LENGTH" {
+            // Already set from the checked framing (and absent for a chunked body).
+            uses.push(HeaderUse::Variable(key));
+            continue;
+        }
+        match vars.get_mut(&key) {
+            Some(joined) => {
                 joined.push(',');
                 joined.push_str(value);
-            })
-            .or_insert_with(|| value.clone());
+                uses.push(HeaderUse::Joined(key));
+            }
+            None => {
+                vars.insert(key.clone(), value.clone());
+                uses.push(HeaderUse::Variable(key));
+            }
+        }
     }
-    dropped
+    uses
+}
+
+/// The environ variable for the header `name`, or why it gets none.
+fn environ_key(name: &str) -> Result<String, &'static str> {
+    if name.contains('_') {
+        return Err(UNDERSCORE);
+    }
+    let key = http_variable_name(name);
+    match key.as_str() {
+        "HTTP_CONTENT_LENGTH" => Ok("CONTENT_LENGTH".to_owned()),
+        "HTTP_CONTENT_TYPE" => Ok("CONTENT_TYPE".to_owned()),
+        // The body the application reads is already decoded; passing "chunked" on would
+        // invite it to decode a second time. (RFC 3875 §4.1.18 lets a server leave out
+        // headers that concern only the connection.)
+        "HTTP_TRANSFER_ENCODING" => {
+            Err("the server has decoded the body; the application must not decode it again")
+        }
+        "HTTP_PROXY" => Err(HTTPOXY),
+        _ => Ok(key),
+    }
+}
+
+/// The log's notes about left-out headers: the two a client may be using to trick an
+/// application (the `_` twin and httpoxy). Leaving out `Transfer-Encoding` is routine.
+fn dropped_notes(head: &RequestHead, uses: &[HeaderUse]) -> Vec<String> {
+    head.headers
+        .iter()
+        .zip(uses)
+        .filter_map(|((name, _), used)| match used {
+            HeaderUse::Dropped(why) if *why == UNDERSCORE || *why == HTTPOXY => {
+                Some(format!("dropped request header {name:?}: {why}"))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The CGI name of a request header (RFC 3875 §4.1.18): `User-Agent` → `HTTP_USER_AGENT`.

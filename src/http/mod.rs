@@ -1,8 +1,8 @@
 //! HTTP/1.0, the server side: from the bytes a client sends to an environ, and the rules the
 //! response must follow.
 //!
-//! Stages: **read request** ([`request`]: the head; [`body`]: the body) and **build environ**
-//! ([`environ`]). Each part works on any `BufRead`, not on a socket, so it can be tested — and
+//! Stages: **read request** (`request.rs`: the head, [`read_request_head`]; `body.rs`: the
+//! body, [`BodyReader`]) and **build environ** (`environ.rs`, [`cgi_variables`]). Each part works on any `BufRead`, not on a socket, so it can be tested — and
 //! fuzzed — in memory; the server (`crate::server`) is what connects them to a real connection.
 //!
 //! We speak HTTP/1.0 (RFC 1945) and answer every request with an HTTP/1.0 response, one request
@@ -13,15 +13,14 @@
 //! stricter rules, because a lenient parser in front of a strict one is how request smuggling
 //! happens.
 
-pub mod body;
-pub mod environ;
-pub mod grammar;
-pub mod request;
-mod status;
+mod body;
+mod environ;
+mod request;
 
 pub use body::BodyReader;
+pub use environ::{cgi_variables, CgiVariables, ConnectionInfo, HeaderUse};
+pub(crate) use request::is_timeout;
 pub use request::{
     body_framing, expects_continue, read_request_head, Framing, Limits, Problem, Refusal,
     RequestError, RequestHead, Version,
 };
-pub use status::Status;

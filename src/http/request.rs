@@ -36,8 +36,7 @@
 use std::fmt;
 use std::io::{self, BufRead};
 
-use super::grammar::is_token;
-use super::Status;
+use crate::gateway::{is_token, value_from_bytes, Status};
 use crate::log::quote;
 
 /// The limits on what a client may send, each checked at its edge: a request exactly at the
@@ -453,7 +452,9 @@ pub(crate) fn parse_field_line(line: &[u8], what: &str) -> Result<(String, Strin
     if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         return Err(bad("the value contains a control character"));
     }
-    Ok((name.to_owned(), field_text(value)))
+    // The environ's byte rule (`src/gateway/environ.rs`): UTF-8 if it is, Latin-1 if not. Bytes
+    // 0x80–0xFF ("obs-text", RFC 9110 §5.5) are allowed in values but carry no agreed meaning.
+    Ok((name.to_owned(), value_from_bytes(value)))
 }
 
 /// Removes optional whitespace (SP, HTAB) around a field value.
@@ -465,16 +466,6 @@ fn trim_ows(mut value: &[u8]) -> &[u8] {
         value = rest;
     }
     value
-}
-
-/// A field value as text: UTF-8 if it is UTF-8, otherwise each byte as the character with that
-/// number (ISO-8859-1, HTTP's historical charset for field values, RFC 9110 §5.5). Bytes
-/// 0x80–0xFF ("obs-text") are allowed in values but carry no agreed meaning.
-fn field_text(value: &[u8]) -> String {
-    match std::str::from_utf8(value) {
-        Ok(text) => text.to_owned(),
-        Err(_) => value.iter().map(|&b| char::from(b)).collect(),
-    }
 }
 
 /// How the request body is delimited (RFC 9112 §6.3).

@@ -2,7 +2,7 @@
 //!
 //! Stages: **read request**, **build environ**, then the engine's **call app**, **send
 //! headers**, **send body**, then **finish** — for the HTTP transport. This file is the HTTP
-//! server's half of the stack diagram; `crate::handler` is the half every transport shares.
+//! server's half of the stack diagram; `crate::engine` is the half every transport shares.
 //!
 //! Interface: [`serve`] takes an accepted connection and returns when it is closed. It never
 //! fails and never panics on anything the client sends: every problem becomes a response
@@ -31,16 +31,18 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::recorder::Recorder;
 use super::socket::{DeadlinePassed, Limit, TimedReader};
 use super::Config;
-use crate::gateway::{Application, Environ, ErrorStream, Input};
-use crate::handler::{Handler, Outcome, RequestKind, Transport};
-use crate::http::environ::{cgi_variables, ConnectionInfo};
-use crate::http::request::is_timeout;
+use crate::engine::{self, HeadStyle, Outcome, Transport};
+use crate::gateway::{Application, Environ, ErrorStream, Input, InputError, Status};
 use crate::http::{
-    body_framing, expects_continue, read_request_head, BodyReader, Framing, Problem, Refusal,
-    RequestError, RequestHead, Status, Version,
+    body_framing, cgi_variables, expects_continue, is_timeout, read_request_head, BodyReader,
+    CgiVariables, ConnectionInfo, Framing, HeaderUse, Problem, Refusal, RequestError, RequestHead,
+    Version,
 };
+use crate::log::Log;
+use crate::observe::{Event, HeaderFate, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
 
@@ -78,12 +80,11 @@ pub(crate) fn serve<A>(
     listening: SocketAddr,
     app: &A,
     config: &Config,
-    handler: &Handler,
 ) where
     A: Application + ?Sized,
 {
     let accepted = Instant::now();
-    let mut conn = match Connection::open(stream, peer, listening, accepted, config, handler) {
+    let mut conn = match Connection::open(stream, peer, listening, accepted, config) {
         Ok(conn) => conn,
         Err(error) => {
             let client = peer.ip().to_canonical().to_string();
@@ -96,6 +97,10 @@ pub(crate) fn serve<A>(
             );
         }
     };
+    conn.observe(Event::Accepted {
+        peer,
+        local: conn.info.local,
+    });
     if conn.wait_for_first_byte() {
         conn.serve_request(app, accepted);
     }
@@ -110,7 +115,6 @@ struct Connection<'s> {
     info: ConnectionInfo,
     client: String,
     config: &'s Config,
-    handler: &'s Handler,
 }
 
 impl<'s> Connection<'s> {
@@ -123,7 +127,6 @@ impl<'s> Connection<'s> {
         listening: SocketAddr,
         accepted: Instant,
         config: &'s Config,
-        handler: &'s Handler,
     ) -> io::Result<Connection<'s>> {
         stream.set_write_timeout(Some(config.timeouts.write))?;
         // Our end of the connection. A listener bound to one address can only accept there;
@@ -151,8 +154,14 @@ impl<'s> Connection<'s> {
             info,
             client: peer.ip().to_canonical().to_string(),
             config,
-            handler,
         })
+    }
+
+    /// Tells the configured observer, if there is one, what just happened.
+    fn observe(&self, event: Event<'_>) {
+        if let Some(observer) = &self.config.observer {
+            observer.event(&event);
+        }
     }
 
     /// Waits for the client to start its request. False if there is nothing to serve.
@@ -189,10 +198,15 @@ impl<'s> Connection<'s> {
         reader.get_mut().set_limit(Limit::Deadline(
             accepted + self.config.timeouts.request_head,
         ));
-        let head = match read_request_head(reader, &self.config.limits) {
+        let head = match self.read_head() {
             Ok(head) => head,
             Err(error) => return self.refuse_unreadable(error),
         };
+        self.observe(Event::RequestLine {
+            method: &head.method,
+            target: &head.target,
+            version: &head.version.to_string(),
+        });
         // What the head says about the body, and the environ's variables.
         let framing = match body_framing(&head) {
             Ok(framing) => framing,
@@ -210,6 +224,7 @@ impl<'s> Connection<'s> {
         for note in &cgi.dropped {
             self.log(Stage::BuildEnviron, note);
         }
+        self.observe_environ(&head, &cgi);
         let Some(reader) = self.reader.take() else {
             return;
         };
@@ -222,18 +237,27 @@ impl<'s> Connection<'s> {
         let environ = Environ::new(
             cgi.vars,
             Input::new(BodyHandle(Rc::clone(&body))),
-            ErrorStream::new(self.config.log.clone(), self.client.clone()),
+            ErrorStream::new(ClientLog {
+                log: self.config.log.clone(),
+                client: self.client.clone(),
+            }),
         );
         // Stages "call app", "send headers", "send body": the engine's.
-        let mut transport = HttpTransport::new(&self.stream, Some(Rc::clone(&body)));
-        let outcome = self.handler.run(app, environ, &mut transport);
+        let mut transport = self.transport(head.version, Some(Rc::clone(&body)));
+        let outcome = engine::run(app, environ, &mut transport);
+        let aborted = transport.aborted;
         drop(transport);
         // Stage "finish". The access line goes first: draining tells the client the response
         // is over, and its request must be in the log by then.
         self.access_log(Some(&head.request_line), &outcome);
-        let log_finish = |message: &str| self.log(Stage::Finish, message);
-        body.borrow_mut()
-            .finish(&self.stream, self.config, log_finish);
+        if aborted {
+            // The engine cut the response short: close now, so the client sees the body end
+            // before its Content-Length. No draining: this response is broken anyway.
+            body.borrow_mut().ended = true;
+        } else {
+            let drained = body.borrow_mut().finish(&self.stream, self.config);
+            self.report_drain(drained);
+        }
         // Unless the application kept its Input (and so a share of the body), the connection's
         // reader comes back to us, and with it the buffer for the next connection.
         if let Ok(body) = Rc::try_unwrap(body) {
@@ -241,18 +265,37 @@ impl<'s> Connection<'s> {
         }
     }
 
+    /// Reads the request head; with an observer, records its bytes exactly as they arrive.
+    fn read_head(&mut self) -> Result<RequestHead, RequestError> {
+        let Some(reader) = self.reader.as_mut() else {
+            return Err(RequestError {
+                problem: Problem::Closed,
+                request_line: None,
+            });
+        };
+        let Some(observer) = &self.config.observer else {
+            return read_request_head(reader, &self.config.limits);
+        };
+        let mut recorder = Recorder::new(reader);
+        let head = read_request_head(&mut recorder, &self.config.limits);
+        observer.event(&Event::HeadReceived {
+            raw: recorder.recorded(),
+        });
+        head
+    }
+
     /// Answers a request whose head could not be read.
     fn refuse_unreadable(&mut self, error: RequestError) {
         let line = error.request_line.as_deref();
         // The head failed after its request line was read, so we may know the method: a HEAD
         // request's refusal must not have a body either (RFC 9110 §9.3.2).
-        let kind = RequestKind {
-            http09: false,
-            head: line.is_some_and(|l| l.starts_with("HEAD ")),
+        let method = match line {
+            Some(line) if line.starts_with("HEAD ") => "HEAD",
+            _ => "",
         };
         match error.problem {
             Problem::Refused(refusal) => {
-                self.answer_refusal(Stage::ReadRequest, line, kind, refusal)
+                self.answer_refusal(Stage::ReadRequest, line, method, Version::HTTP_10, refusal)
             }
             Problem::TimedOut => {
                 let waited = self.config.timeouts.request_head;
@@ -261,7 +304,7 @@ impl<'s> Connection<'s> {
                     status: Status::REQUEST_TIMEOUT,
                     message,
                 };
-                self.answer_refusal(Stage::ReadRequest, line, kind, refusal);
+                self.answer_refusal(Stage::ReadRequest, line, method, Version::HTTP_10, refusal);
             }
             Problem::Closed => self.log(
                 Stage::ReadRequest,
@@ -276,11 +319,8 @@ impl<'s> Connection<'s> {
 
     /// Answers a request we read but will not run.
     fn refuse(&mut self, stage: Stage, head: &RequestHead, refusal: Refusal) {
-        let kind = RequestKind {
-            http09: head.version == Version::HTTP_09,
-            head: head.method == "HEAD",
-        };
-        self.answer_refusal(stage, Some(&head.request_line), kind, refusal);
+        let line = Some(head.request_line.as_str());
+        self.answer_refusal(stage, line, &head.method, head.version, refusal);
     }
 
     /// Sends the error page for `refusal`, drains what the client may still be sending, logs.
@@ -288,14 +328,18 @@ impl<'s> Connection<'s> {
         &mut self,
         stage: Stage,
         request_line: Option<&str>,
-        kind: RequestKind,
+        method: &str,
+        version: Version,
         refusal: Refusal,
     ) {
         self.log(stage, &refusal.to_string());
-        let mut transport = HttpTransport::new(&self.stream, None);
-        let outcome =
-            self.handler
-                .send_error(&mut transport, kind, refusal.status, &refusal.message);
+        self.observe(Event::Refused {
+            stage,
+            status: refusal.status,
+            message: &refusal.message,
+        });
+        let mut transport = self.transport(version, None);
+        let outcome = engine::send_error(&mut transport, method, refusal.status, &refusal.message);
         drop(transport);
         self.access_log(request_line, &outcome);
         let Some(mut reader) = self.reader.take() else {
@@ -309,11 +353,64 @@ impl<'s> Connection<'s> {
             let _ = self.stream.shutdown(Shutdown::Write);
             let deadline = Limit::Deadline(Instant::now() + self.config.timeouts.drain);
             reader.get_mut().set_limit(deadline);
-            if let Some(message) = drain(&mut reader, self.config).complaint() {
-                self.log(Stage::Finish, &message);
-            }
+            let drained = drain(&mut reader, self.config);
+            self.report_drain(Some(drained));
         }
         give_back_read_buffer(reader);
+    }
+
+    /// The HTTP transport for this connection's response: a status line, or for an HTTP/0.9
+    /// request no head at all.
+    fn transport(
+        &self,
+        version: Version,
+        body: Option<Rc<RefCell<RequestBody>>>,
+    ) -> HttpTransport<'_> {
+        let head_style = if version == Version::HTTP_09 {
+            HeadStyle::None
+        } else {
+            HeadStyle::StatusLine {
+                version: "HTTP/1.0",
+                server: &self.config.server_software,
+            }
+        };
+        HttpTransport {
+            stream: &self.stream,
+            head_style,
+            pending: Vec::with_capacity(512),
+            flushes: 0,
+            body,
+            write_timeout: self.config.timeouts.write,
+            observer: self.config.observer.as_deref().map(|o| o as &dyn Observer),
+            aborted: false,
+        }
+    }
+
+    /// Tells the observer what became of each header, then the whole environ.
+    fn observe_environ(&self, head: &RequestHead, cgi: &CgiVariables) {
+        if self.config.observer.is_none() {
+            return;
+        }
+        for ((name, value), used) in head.headers.iter().zip(&cgi.headers) {
+            let fate = match used {
+                HeaderUse::Variable(key) => HeaderFate::Variable(key),
+                HeaderUse::Joined(key) => HeaderFate::Joined(key),
+                HeaderUse::Dropped(why) => HeaderFate::Dropped(why),
+            };
+            self.observe(Event::Header { name, value, fate });
+        }
+        self.observe(Event::Environ { vars: &cgi.vars });
+    }
+
+    /// Logs a drain that left bytes behind, and tells the observer how much was drained.
+    fn report_drain(&self, drained: Option<Drained>) {
+        let Some(drained) = drained else { return };
+        if let Some(message) = drained.complaint() {
+            self.log(Stage::Finish, &message);
+        }
+        self.observe(Event::Drained {
+            bytes: drained.bytes(),
+        });
     }
 
     fn access_log(&self, request_line: Option<&str>, outcome: &Outcome) {
@@ -344,6 +441,7 @@ impl<'s> Connection<'s> {
         if let Some(reader) = self.reader.take() {
             give_back_read_buffer(reader);
         }
+        self.observe(Event::Closed);
         if Rc::strong_count(&self.stream) > 1 {
             let _ = self.stream.shutdown(Shutdown::Both);
         }
@@ -362,32 +460,47 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// [`WRITE_BUFFER`]; a block bigger than that goes straight to the socket, without a copy.
 struct HttpTransport<'s> {
     stream: &'s TcpStream,
+    head_style: HeadStyle<'s>,
     pending: Vec<u8>,
     flushes: u32,
     body: Option<Rc<RefCell<RequestBody>>>,
+    write_timeout: Duration,
+    observer: Option<&'s dyn Observer>,
+    /// Set by `abort`: the connection closes at once, without draining.
+    aborted: bool,
 }
 
-impl<'s> HttpTransport<'s> {
-    fn new(stream: &'s TcpStream, body: Option<Rc<RefCell<RequestBody>>>) -> HttpTransport<'s> {
-        HttpTransport {
-            stream,
-            pending: Vec::with_capacity(512),
-            flushes: 0,
-            body,
-        }
-    }
-
+impl HttpTransport<'_> {
     fn write_pending(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() {
-            let mut stream = self.stream;
-            stream.write_all(&self.pending)?;
+            let written = self.write_to_socket(&self.pending);
+            written?;
             self.pending.clear();
         }
         Ok(())
     }
+
+    fn write_to_socket(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut stream = self.stream;
+        stream.write_all(bytes).map_err(|error| match error.kind() {
+            // SO_SNDTIMEO ran out (Unix says "would block"): say what it means.
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the client stopped reading: a write waited longer than the write timeout of {:?}",
+                    self.write_timeout
+                ),
+            ),
+            _ => error,
+        })
+    }
 }
 
 impl Transport for HttpTransport<'_> {
+    fn head_style(&self) -> HeadStyle<'_> {
+        self.head_style
+    }
+
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         if let Some(body) = &self.body {
             // Once the response has begun, a "100 Continue" would arrive in the middle of it.
@@ -397,8 +510,7 @@ impl Transport for HttpTransport<'_> {
             self.write_pending()?;
         }
         if bytes.len() >= WRITE_BUFFER {
-            let mut stream = self.stream;
-            return stream.write_all(bytes);
+            return self.write_to_socket(bytes);
         }
         self.pending.extend_from_slice(bytes);
         Ok(())
@@ -407,19 +519,38 @@ impl Transport for HttpTransport<'_> {
     fn flush(&mut self) -> io::Result<()> {
         self.flushes += 1;
         if self.flushes == 2 {
-            // A second flush means a streamed body. Nagle's algorithm holds a small segment
-            // back while earlier data is unacknowledged — and the client may delay its ACK by
-            // up to 40 ms — so each chunk could stall. The first flush has nothing before it
-            // and never waits, so a plain response does not pay for this system call.
+            // A second flush means a streamed body: each chunk is pushed out as it comes.
+            // Nagle's algorithm holds a small segment back while earlier data is
+            // unacknowledged — and the client may delay its ACK by up to 40 ms — so each chunk
+            // could stall. A response flushed once (a body in memory) never meets that, so it
+            // does not pay for this system call.
             self.stream.set_nodelay(true)?;
         }
         self.write_pending()
     }
 
-    fn request_error(&self) -> Option<(Status, String)> {
-        let body = self.body.as_ref()?;
-        let failure = body.borrow().failure.clone();
-        failure
+    /// HTTP/1.0 has one way to say "this response is broken": close the connection before
+    /// the promised `Content-Length` arrives. A body sent without a length ends at the close
+    /// anyway, so the client cannot tell — which is why the engine sends `Content-Length`
+    /// whenever it knows the length.
+    fn abort(&mut self) {
+        self.aborted = true;
+    }
+
+    fn observer(&self) -> Option<&dyn Observer> {
+        self.observer
+    }
+}
+
+/// An application's error lines, in the server's log: `127.0.0.1 - - [date] the line`.
+struct ClientLog {
+    log: Log,
+    client: String,
+}
+
+impl crate::gateway::ErrorSink for ClientLog {
+    fn line(&self, line: &str) {
+        self.log.line(&self.client, line);
     }
 }
 
@@ -430,9 +561,8 @@ struct RequestBody {
     /// Set while we owe the client a `100 Continue` (RFC 9110 §10.1.1).
     continue_to: Option<Rc<TcpStream>>,
     response_started: bool,
-    /// The first failure reading the body that was the client's fault, with the status it
-    /// earns if the application gives up because of it.
-    failure: Option<(Status, String)>,
+    /// True once reading the body failed: its framing can no longer be trusted.
+    failed: bool,
     /// True once the response is over: reads fail from then on.
     ended: bool,
     body_timeout: Duration,
@@ -453,7 +583,7 @@ impl RequestBody {
             reader,
             continue_to,
             response_started: false,
-            failure: None,
+            failed: false,
             ended: false,
             body_timeout: config.timeouts.body_read,
         }))
@@ -467,33 +597,43 @@ impl RequestBody {
             ));
         }
         self.send_continue_if_owed()?;
-        match self.reader.read(buf) {
-            Ok(n) => Ok(n),
-            Err(error) => {
-                let error = self.explain(error);
-                self.record_failure(&error);
-                Err(error)
-            }
-        }
+        self.reader.read(buf).map_err(|error| {
+            self.failed = true;
+            self.explain(error)
+        })
     }
 
-    /// A socket error says only "timed out" or "connection reset"; say what happened to the
-    /// body, as the other body errors do.
+    /// Says what happened to the body (a socket error says only "timed out" or "connection
+    /// reset"), and when it was the client's doing, wraps an [`InputError`] with the status
+    /// it earned: if the application gives up with this error, that is the answer, not a 500.
     fn explain(&self, error: io::Error) -> io::Error {
         let received = self.reader.received();
-        let message = match error.kind() {
-            _ if is_timeout(&error) => {
+        let kind = error.kind();
+        let (status, message) = match kind {
+            _ if is_timeout(&error) => (
+                Status::REQUEST_TIMEOUT,
                 format!(
                     "the request body stopped arriving: nothing for {:?}",
                     self.body_timeout
-                )
+                ),
+            ),
+            // The client stopped early, or sent a malformed chunked body.
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData => {
+                (Status::BAD_REQUEST, error.to_string())
             }
             io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
-                format!("the client reset the connection after sending {received} body bytes")
+                let message =
+                    format!("the client reset the connection after sending {received} body bytes");
+                return io::Error::new(kind, message); // nobody is left to answer
             }
             _ => return error,
         };
-        io::Error::new(error.kind(), message)
+        let kind = if is_timeout(&error) {
+            io::ErrorKind::TimedOut
+        } else {
+            kind
+        };
+        InputError::new(status, message).into_io(kind)
     }
 
     /// The first read is the moment to say "go ahead" to a client waiting to send its body —
@@ -509,23 +649,10 @@ impl RequestBody {
         (&*stream).write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
     }
 
-    fn record_failure(&mut self, error: &io::Error) {
-        if self.failure.is_some() {
-            return;
-        }
-        self.failure = match error.kind() {
-            io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData => {
-                Some((Status::BAD_REQUEST, error.to_string()))
-            }
-            io::ErrorKind::TimedOut => Some((Status::REQUEST_TIMEOUT, error.to_string())),
-            _ => None,
-        };
-    }
-
     /// Stage "finish": ends reading for the application, and drains what it left unread so the
     /// client is not sent a TCP reset (closing a socket with unread bytes sends RST, and the
-    /// client may then lose our response before reading it).
-    fn finish(&mut self, stream: &TcpStream, config: &Config, log: impl Fn(&str)) {
+    /// client may then lose our response before reading it). `None` if nothing was left.
+    fn finish(&mut self, stream: &TcpStream, config: &Config) -> Option<Drained> {
         self.ended = true;
         // Bytes we read past the end of the body mean a client sending its next request before
         // this one is answered (pipelining). We answer one request per connection, so whatever
@@ -533,21 +660,19 @@ impl RequestBody {
         // when we close would make it send a reset.
         let past_the_body = !self.reader.get_mut().buffered().is_empty();
         if self.reader.is_done() && !past_the_body {
-            return;
+            return None;
         }
         // The response is complete; a FIN tells the client so while we read what is left.
         let _ = stream.shutdown(Shutdown::Write);
         let deadline = Limit::Deadline(Instant::now() + config.timeouts.drain);
         self.reader.get_mut().get_mut().set_limit(deadline);
-        let drained = if self.failure.is_some() || self.reader.is_done() {
+        let drained = if self.failed || self.reader.is_done() {
             // Nothing left of the body (or its framing is broken): read until the client stops.
             drain(self.reader.get_mut(), config)
         } else {
             drain(&mut self.reader, config)
         };
-        if let Some(message) = drained.complaint() {
-            log(&message);
-        }
+        Some(drained)
     }
 }
 
@@ -563,16 +688,23 @@ impl Read for BodyHandle {
 /// How a drain ended.
 enum Drained {
     /// The bytes ran out (the body ended, or the client closed): nothing left behind.
-    Clean,
+    Clean { read: u64 },
     /// We stopped with bytes possibly still coming.
     GaveUp { read: u64, why: String },
 }
 
 impl Drained {
+    /// How many bytes were read and thrown away.
+    fn bytes(&self) -> u64 {
+        match self {
+            Drained::Clean { read } | Drained::GaveUp { read, .. } => *read,
+        }
+    }
+
     /// A log line, if the drain left bytes behind.
     fn complaint(&self) -> Option<String> {
         match self {
-            Drained::Clean => None,
+            Drained::Clean { .. } => None,
             Drained::GaveUp { read, why } => Some(format!(
                 "stopped reading the client's unread bytes after {read} ({why}); the client may see a connection reset"
             )),
@@ -607,12 +739,12 @@ fn drain(reader: &mut impl Read, config: &Config) -> Drained {
                 return Drained::GaveUp { read, why };
             }
             // Waited and nothing came, or the client closed or reset: nothing left unread.
-            Err(_) => return Drained::Clean,
+            Err(_) => return Drained::Clean { read },
         }
     }
     if limited.limit() == 0 {
         let why = format!("the drain limit of {} bytes", config.max_drain_bytes);
         return Drained::GaveUp { read, why };
     }
-    Drained::Clean
+    Drained::Clean { read }
 }

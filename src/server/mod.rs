@@ -1,7 +1,7 @@
 //! The HTTP/1.0 development server: Python's `wsgiref.simple_server`, in Rust.
 //!
 //! Stages: **accept** (here) and, per connection, **read request**, **build environ** and
-//! **finish** (in `connection.rs`); the stages in between are the engine's (`crate::handler`).
+//! **finish** (in `connection.rs`); the stages in between are the engine's (`crate::engine`).
 //!
 //! Interface:
 //! * [`Server::bind`] listens on an address (`"127.0.0.1:8000"`, `"[::1]:0"`, …); port 0 asks
@@ -26,6 +26,7 @@
 //! code than this whole crate. `TUTORIAL.md` ("Real world") goes further.
 
 mod connection;
+mod recorder;
 mod socket;
 
 use std::io;
@@ -36,18 +37,18 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::gateway::Application;
-use crate::handler::Handler;
 use crate::http::Limits;
 use crate::log::Log;
+use crate::observe::Observer;
 use crate::Stage;
 
 /// How long the accept loop first waits after `accept()` fails before trying again. Failures
 /// such as "too many open files" clear up when a connection closes; retrying at once would spin.
-pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// The longest pause between retries: the pause doubles after each failure in a row, up to
 /// this, so a lasting failure writes about one log line a second instead of ten.
-pub const ACCEPT_ERROR_PAUSE_MAX: Duration = Duration::from_secs(1);
+pub(crate) const ACCEPT_ERROR_PAUSE_MAX: Duration = Duration::from_secs(1);
 
 /// How long one client may take at each step. Every one of them exists because the server has
 /// a single thread: a client that stalls without a timeout stalls the server.
@@ -125,6 +126,9 @@ pub struct Config {
     pub access_log: bool,
     /// The `Server` header and `SERVER_SOFTWARE`.
     pub server_software: String,
+    /// Who is told about each stage of each request (see [`crate::observe`]); `None`, the
+    /// default, costs nothing.
+    pub observer: Option<Arc<dyn Observer + Send + Sync>>,
 }
 
 impl Config {
@@ -166,6 +170,7 @@ impl Default for Config {
             log: Log::stderr(),
             access_log: true,
             server_software: crate::SERVER_SOFTWARE.to_owned(),
+            observer: None,
         }
     }
 }
@@ -199,7 +204,6 @@ pub struct Server<A> {
     local: SocketAddr,
     app: A,
     config: Config,
-    handler: Handler,
     stop: Arc<AtomicBool>,
 }
 
@@ -218,13 +222,11 @@ impl<A: Application> Server<A> {
         // once) and a listen backlog of 128: clients beyond the one being served wait there.
         let listener = TcpListener::bind(address)?;
         let local = listener.local_addr()?;
-        let handler = Handler::origin_server(&config.server_software);
         Ok(Server {
             listener,
             local,
             app,
             config,
-            handler,
             stop: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -257,21 +259,13 @@ impl<A: Application> Server<A> {
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(());
         }
-        connection::serve(
-            stream,
-            peer,
-            self.local,
-            &self.app,
-            &self.config,
-            &self.handler,
-        );
+        connection::serve(stream, peer, self.local, &self.app, &self.config);
         Ok(())
     }
 
     /// Serves requests one after another until [`ShutdownHandle::shutdown`] is called.
-    /// A failed `accept` is logged and retried after a pause ([`ACCEPT_ERROR_PAUSE`], doubling
-    /// while the failures go on, up to [`ACCEPT_ERROR_PAUSE_MAX`]); nothing a client does ends
-    /// the loop.
+    /// A failed `accept` is logged and retried after a pause (100 ms, doubling while the
+    /// failures go on, up to a second); nothing a client does ends the loop.
     pub fn serve_forever(&self) {
         let mut pause = ACCEPT_ERROR_PAUSE;
         while !self.stop.load(Ordering::SeqCst) {

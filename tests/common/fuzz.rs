@@ -229,12 +229,12 @@ impl Campaign {
         trail: &[String],
         run: impl FnOnce() -> Result<T, String>,
     ) -> T {
-        // The crate's own panic catcher, the one the server uses for applications: it reports
-        // where the panic happened as well as its message.
-        let why = match rgiref::handler::panic::catch(run) {
+        // A panic is caught so the report below can say how to reproduce it; the default panic
+        // hook has already printed where it happened.
+        let why = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
             Ok(Ok(value)) => return value,
             Ok(Err(why)) => why,
-            Err(panic) => panic.to_string(),
+            Err(payload) => panic_message(payload.as_ref()),
         };
         panic!("{}", self.report(case, input, trail, &why));
     }
@@ -508,4 +508,16 @@ fn position(rng: &mut Rng, len: usize) -> Option<usize> {
 /// Inserts `bytes` at `at`.
 fn insert(data: &mut Vec<u8>, at: usize, bytes: &[u8]) {
     data.splice(at..at, bytes.iter().copied());
+}
+
+/// The text of a panic: `panic!` with a literal gives a `&str`, with arguments a `String`.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned());
+    format!(
+        "panicked: {}",
+        text.unwrap_or_else(|| "(not a string)".to_owned())
+    )
 }

@@ -109,6 +109,11 @@ pub fn request(addr: SocketAddr, raw: &[u8]) -> Response {
     read_response(&mut stream)
 }
 
+/// `GET path HTTP/1.0` to `addr`, and the whole response.
+pub fn get_and_read(addr: SocketAddr, path: &str) -> Response {
+    request(addr, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+}
+
 /// Reads until the server closes, and parses what came.
 pub fn read_response(stream: &mut TcpStream) -> Response {
     let mut raw = Vec::new();

@@ -33,11 +33,11 @@ static INSTALL_HOOK: Once = Once::new();
 
 /// A caught panic: what it said and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Panic {
+pub(crate) struct Panic {
     /// The panic message (`"boom"` for `panic!("boom")`).
-    pub message: String,
+    pub(crate) message: String,
     /// `file:line:column`, if the hook saw it.
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
 }
 
 impl fmt::Display for Panic {
@@ -50,15 +50,7 @@ impl fmt::Display for Panic {
 }
 
 /// Runs `f`, turning a panic into `Err(Panic)`.
-///
-/// ```
-/// use rgiref::handler::panic::catch;
-/// let caught = catch(|| -> u32 { panic!("boom") }).unwrap_err();
-/// assert_eq!(caught.message, "boom");
-/// assert!(caught.location.unwrap().contains(".rs:"));
-/// assert_eq!(catch(|| 7), Ok(7));
-/// ```
-pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, Panic> {
     INSTALL_HOOK.call_once(install_hook);
     let was_catching = CATCHING.with(|c| c.replace(true));
     // AssertUnwindSafe: after a panic we only read the panic itself and the engine's own
@@ -100,6 +92,14 @@ fn payload_message(payload: &(dyn Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_and_location() {
+        let caught = catch(|| -> u32 { panic!("boom") }).unwrap_err();
+        assert_eq!(caught.message, "boom");
+        assert!(caught.location.unwrap().contains("panic.rs:"));
+        assert_eq!(catch(|| 7), Ok(7));
+    }
 
     #[test]
     fn formatted_messages_and_nested_catches() {
