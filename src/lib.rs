@@ -75,6 +75,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cgi;
 mod date;
 pub mod demo;
 pub mod engine;
