@@ -519,11 +519,12 @@ impl Transport for HttpTransport<'_> {
     fn flush(&mut self) -> io::Result<()> {
         self.flushes += 1;
         if self.flushes == 2 {
-            // A second flush means a streamed body: each chunk is pushed out as it comes.
-            // Nagle's algorithm holds a small segment back while earlier data is
-            // unacknowledged — and the client may delay its ACK by up to 40 ms — so each chunk
-            // could stall. A response flushed once (a body in memory) never meets that, so it
-            // does not pay for this system call.
+            // A second flush means more than one push to the client. Nagle's algorithm holds a
+            // small segment back while earlier data is unacknowledged — and the client may
+            // delay its ACK by up to 40 ms — so each chunk of a streamed body could stall. A
+            // body in memory is flushed once and never pays for this system call. A one-chunk
+            // iterator or a one-block file is flushed twice (after its block, and at the end)
+            // and pays it without needing it: one cheap call, not worth a special case.
             self.stream.set_nodelay(true)?;
         }
         self.write_pending()
