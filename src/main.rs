@@ -11,7 +11,7 @@
 //!   cargo run -- --port 0                   # any free port (the banner says which)
 //!   cargo run -- --host ::1 --quiet         # IPv6 loopback, no access log
 //!   curl -v 'http://127.0.0.1:8000/hello?x=1'
-//!   printf 'GET /\r\n' | nc 127.0.0.1 8000  # HTTP/0.9: the body alone
+//!   cargo run --example raw -- 'GET /\r\n'  # HTTP/0.9: the body alone
 //! ```
 //!
 //! Every mistake on the command line (a bad flag, a bad address, a port in use) is one line on
