@@ -838,7 +838,15 @@ fn run_pipeline(input: &[u8], limits: &Limits, step: usize) -> Result<Verdict, S
     };
     let cgi = match cgi_variables(&head, framing, &connection()) {
         Ok(cgi) => cgi,
-        Err(refusal) => return refused("cgi_variables", ENVIRON_STATUSES, &head, refusal),
+        Err(refusal) => {
+            if let Some(path_info) = model_path_info(&head.target) {
+                return Err(format!(
+                    "cgi_variables refused a path the model decodes to {path_info:?}: {}",
+                    refusal.message
+                ));
+            }
+            return refused("cgi_variables", ENVIRON_STATUSES, &head, refusal);
+        }
     };
     check_environ(&cgi, &head, framing)?;
 
@@ -1009,6 +1017,10 @@ fn check_environ(cgi: &CgiVariables, head: &RequestHead, framing: Framing) -> Re
     if path.starts_with("//") || path.contains('\0') {
         return fail(format!("PATH_INFO {path:?} starts with // or holds a NUL"));
     }
+    let expected = model_path_info(&head.target);
+    if expected.as_deref() != Some(path) {
+        return fail(format!("PATH_INFO is not {expected:?}"));
+    }
     for forbidden in ["HTTP_PROXY", "HTTP_CONTENT_LENGTH"] {
         if vars.contains_key(forbidden) {
             return fail(format!("{forbidden} is set"));
@@ -1039,6 +1051,37 @@ fn check_environ(cgi: &CgiVariables, head: &RequestHead, framing: Framing) -> Re
         ));
     }
     Ok(())
+}
+
+/// What `PATH_INFO` must be for `target`, by the rules as `src/percent.rs` and
+/// `src/http/environ.rs` state them — `None` if they say the request is refused. The path
+/// (before `?`; after the authority in absolute-form, `/` if empty) is percent-decoded once
+/// and must then be UTF-8 without a NUL; a leading run of `/` and `\` is reduced to one `/`.
+fn model_path_info(target: &str) -> Option<String> {
+    let lower = target.to_ascii_lowercase();
+    let after_scheme = ["http://", "https://"]
+        .iter()
+        .find_map(|scheme| lower.starts_with(scheme).then(|| &target[scheme.len()..]));
+    let path_and_query = match after_scheme {
+        Some(rest) => rest.find(['/', '?']).map_or("", |at| &rest[at..]),
+        None => target,
+    };
+    let path = path_and_query.split('?').next().unwrap_or("");
+    let path = if path.is_empty() && after_scheme.is_some() {
+        "/"
+    } else {
+        path
+    };
+    let bytes = rgiref::percent::decode_bytes(path).ok()?;
+    let text = String::from_utf8(bytes)
+        .ok()
+        .filter(|t| !t.contains('\0'))?;
+    let rest = text.trim_start_matches(['/', '\\']);
+    if text.starts_with('/') && text.len() - rest.len() > 1 {
+        Some(format!("/{rest}"))
+    } else {
+        Some(text)
+    }
 }
 
 /// Reads the body to its end as the test application does. `Ok(Ok(n))`: `n` bytes read.

@@ -574,6 +574,31 @@ fn a_nul_escape_in_the_path_is_400() {
 }
 
 #[test]
+fn a_path_that_is_not_utf8_once_decoded_is_400() {
+    // PATH_INFO is decoded once and must be text (src/percent.rs): a byte that is not UTF-8,
+    // or a character cut short, cannot become one. The same 400 as the raw bytes would get.
+    for (target, escapes) in [
+        ("/x%FFy", "\"%FF\""),
+        ("/caf%C3", "\"%C3\""),
+        ("/%E2%9C/ok", "\"%E2%9C\""),
+    ] {
+        let server = common::start(hello);
+        let line = format!("GET {target} HTTP/1.0");
+        let raw = format!("{line}\r\n\r\n");
+        let message = assert_refused(&server, raw.as_bytes(), BAD_REQUEST, BUILD_ENVIRON, &line);
+        assert_names(
+            &message,
+            &[
+                "bad path",
+                &format!("\"{target}\""),
+                "not UTF-8 once decoded",
+                escapes,
+            ],
+        );
+    }
+}
+
+#[test]
 fn a_bad_escape_in_the_query_string_is_not_the_servers_business() {
     // QUERY_STRING is passed on undecoded, so the server has nothing to refuse in it.
     let server = common::start(hello);
