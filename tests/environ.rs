@@ -90,11 +90,15 @@ fn path_info_is_percent_decoded() {
 }
 
 #[test]
-fn raw_utf8_in_the_target_reaches_path_info_unchanged() {
-    // Not every client escapes: curl sends UTF-8 as it is.
-    let environ = environ_for_get("/café", "");
+fn utf8_reaches_path_info_only_percent_encoded() {
+    // A URI is ASCII (RFC 3986): text travels percent-encoded as UTF-8 and arrives as text. The
+    // same é sent raw is refused (tests/http_requests.rs), not encoded for the client.
+    let server = common::start(demo_app);
+    let environ = environ_seen(&server, b"GET /caf%C3%A9 HTTP/1.0\r\n\r\n");
     assert_eq!(environ["PATH_INFO"], "/café");
-    assert_eq!(environ["REQUEST_URI"], "/café");
+    assert_eq!(environ["REQUEST_URI"], "/caf%C3%A9");
+    let raw = server.request("GET /café HTTP/1.0\r\n\r\n".as_bytes());
+    assert_eq!(raw.status, 400, "{}", raw.body_text());
 }
 
 #[test]

@@ -945,13 +945,8 @@ fn check_head(head: &RequestHead, limits: &Limits, used: usize) -> Result<(), St
     if !is_token(&head.method) {
         return fail("the method is not a token".into());
     }
-    if head.target.is_empty()
-        || head
-            .target
-            .bytes()
-            .any(|b| b == b' ' || b.is_ascii_control())
-    {
-        return fail("the target is empty or holds a space or control character".into());
+    if !target_is_allowed(&head.target, &head.method) {
+        return fail("the target is not one RFC 9112 §3.2 and RFC 3986 allow".into());
     }
     let is_09 = head.version == Version::HTTP_09;
     if head.version.major != 1 && !is_09 {
@@ -994,6 +989,37 @@ fn check_head(head: &RequestHead, limits: &Limits, used: usize) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// RFC 9112 §3.2 with RFC 3986's characters, as this test reads them: origin-form (`/`, then
+/// unreserved, sub-delims, `:`, `@`, `/`, `?`, `%`), absolute-form with an `http` or `https`
+/// scheme (the same, plus `[` `]` in the authority), or `*` for `OPTIONS`. Nothing else — no
+/// `#`, space, control or byte above 0x7F — may reach a `RequestHead`.
+fn target_is_allowed(target: &str, method: &str) -> bool {
+    let uri_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b);
+    if target == "*" {
+        return method == "OPTIONS";
+    }
+    let lower = target.to_ascii_lowercase();
+    let after_scheme = ["http://", "https://"]
+        .iter()
+        .find_map(|scheme| lower.strip_prefix(scheme));
+    let path_and_query = match after_scheme {
+        _ if target.starts_with('/') => target,
+        Some(after) => {
+            let end = after.find(['/', '?']).unwrap_or(after.len());
+            let authority = &after[..end];
+            if !authority
+                .bytes()
+                .all(|b| uri_char(b) || b == b'[' || b == b']')
+            {
+                return false;
+            }
+            &after[end..]
+        }
+        None => return false,
+    };
+    path_and_query.bytes().all(uri_char)
 }
 
 /// The environ says what the head said, and none of the dangerous things (RFC 3875 and the

@@ -331,19 +331,97 @@ fn a_host_that_is_not_a_host_is_400() {
 }
 
 #[test]
-fn a_request_line_that_is_not_utf8_is_400() {
-    // The byte that is not UTF-8 is shown escaped as \xff, in the message and in the access
-    // line alike: nothing about the request is lost from the log.
+fn a_byte_that_is_not_ascii_in_the_target_is_400() {
+    // A URI is ASCII (RFC 3986 §2): a byte above 0x7F must come percent-encoded, even when it
+    // is part of valid UTF-8, and the server does not encode it for the client ("SHOULD NOT
+    // attempt to autocorrect", RFC 9112 §3). A byte that is not UTF-8 is shown escaped as \xff,
+    // in the message and in the access line alike: nothing about the request is lost from the
+    // log.
+    for (raw, logged, byte) in [
+        (
+            &b"GET /\xff HTTP/1.0\r\n\r\n"[..],
+            "GET /\\xff HTTP/1.0",
+            "0xff",
+        ),
+        (
+            "GET /café HTTP/1.0\r\n\r\n".as_bytes(),
+            "GET /café HTTP/1.0",
+            "0xc3",
+        ),
+        (
+            "GET /?q=é HTTP/1.0\r\n\r\n".as_bytes(),
+            "GET /?q=é HTTP/1.0",
+            "0xc3",
+        ),
+    ] {
+        let server = common::start(hello);
+        let message = assert_refused(&server, raw, BAD_REQUEST, READ_REQUEST, logged);
+        assert_names(
+            &message,
+            &[
+                &format!("\"{logged}\""),
+                &format!("the byte {byte}, which is not ASCII"),
+                "percent-encode it",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_fragment_in_the_target_is_400() {
+    // RFC 9112 §3.2 has no fragment in a request target: a client keeps `#...` to itself.
     let server = common::start(hello);
-    let raw = b"GET /\xff HTTP/1.0\r\n\r\n";
-    let message = assert_refused(
-        &server,
-        raw,
-        BAD_REQUEST,
-        READ_REQUEST,
-        "GET /\\xff HTTP/1.0",
-    );
-    assert_names(&message, &["not ASCII or UTF-8", "\"GET /\\xff HTTP/1.0\""]);
+    for target in ["/page#top", "/#", "/a?b#c", "http://example.org/x#y"] {
+        let line = format!("GET {target} HTTP/1.0");
+        let raw = format!("{line}\r\n\r\n");
+        let message = assert_refused(&server, raw.as_bytes(), BAD_REQUEST, READ_REQUEST, &line);
+        assert_names(&message, &[&format!("\"{line}\""), "fragment", "%23"]);
+    }
+}
+
+#[test]
+fn a_character_a_uri_cannot_hold_is_400_with_its_escape() {
+    // RFC 3986 allows only its own characters in a path and query; the rest (and `[` `]`
+    // anywhere but around an IPv6 address) must be percent-encoded.
+    let server = common::start(hello);
+    for (target, shown, escape) in [
+        ("/a\"b", "'\"'", "%22"),
+        ("/a<b>", "'<'", "%3C"),
+        ("/a\\b", "'\\\\'", "%5C"),
+        ("/a|b", "'|'", "%7C"),
+        ("/a{b}", "'{'", "%7B"),
+        ("/a^b", "'^'", "%5E"),
+        ("/a`b", "'`'", "%60"),
+        ("/?a[]=1", "'['", "%5B"),
+        ("http://example.org/a]b", "']'", "%5D"),
+        ("http://exa<mple.org/", "'<'", "%3C"),
+    ] {
+        let line = format!("GET {target} HTTP/1.0");
+        let raw = format!("{line}\r\n\r\n");
+        let message = assert_refused(&server, raw.as_bytes(), BAD_REQUEST, READ_REQUEST, &line);
+        assert_names(
+            &message,
+            &[
+                &format!("the target contains {shown}"),
+                &format!("percent-encode it, as {escape}"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn every_character_rfc_3986_allows_in_a_target_is_accepted() {
+    // unreserved, sub-delims, ":", "@", "/", "?" and "%" in the path and query; "[" "]" in an
+    // absolute-form authority, around an IPv6 address.
+    let server = common::start(hello);
+    for target in [
+        "/AZaz09-._~!$&'()*+,;=:@/x?AZaz09-._~!$&'()*+,;=:@/?%zz",
+        "http://[::1]:8000/a?b",
+        "HTTP://Example.ORG:80/",
+    ] {
+        let response = server.request(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes());
+        assert_ok(&response);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

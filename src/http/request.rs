@@ -16,6 +16,7 @@
 //!
 //!   Request-Line   = Method SP Request-URI SP HTTP-Version CRLF        (§5.1; exactly one SP)
 //!   Method         = token                                             (§5.1.1; case-sensitive)
+//!   Request-URI    = origin-form / absolute-form / "*"      (RFC 9112 §3.2; RFC 3986's characters)
 //!   HTTP-Version   = "HTTP" "/" DIGIT "." DIGIT                        (RFC 9112 §2.3)
 //!   header-field   = field-name ":" OWS field-value OWS                (RFC 9112 §5)
 //!   field-name     = token           (no space before the colon: RFC 9112 §5.1)
@@ -225,7 +226,7 @@ pub fn read_request_head(
             return Err(fail(Problem::Refused(refusal), Some(&printable)));
         }
     };
-    // The checks above guarantee the line is UTF-8 (ASCII, plus UTF-8 in the target).
+    // The checks above leave only ASCII in the line, so nothing is lost here.
     let request_line = String::from_utf8_lossy(&line).into_owned();
     let headers = if version == Version::HTTP_09 {
         Vec::new() // a Simple-Request has no headers: answer at once, don't wait for any
@@ -271,32 +272,33 @@ fn request_line_too_long(limits: &Limits) -> Refusal {
     )
 }
 
-/// Splits and checks a request line: `METHOD SP TARGET SP HTTP/x.y`, or `GET SP TARGET`.
+/// Splits and checks a request line: `METHOD SP TARGET SP HTTP/x.y`, or `GET SP TARGET`. Every
+/// part is ASCII once checked (a token, RFC 3986's characters, `HTTP/x.y`), so the parts come
+/// back as text.
 fn parse_request_line(line: &[u8]) -> Result<(String, String, Version), Refusal> {
     let bad_line =
         |why: &str| Refusal::bad_request(format!("bad request line: {} ({why})", quote(line)));
-    let text = std::str::from_utf8(line).map_err(|_| bad_line("it is not ASCII or UTF-8"))?;
-    let parts: Vec<&str> = text.split(' ').collect();
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     let (method, target, version) = match parts.as_slice() {
         [method, target, version] => (*method, *target, parse_version(version, line)?),
         [method, target] => (*method, *target, Version::HTTP_09),
         _ => return Err(bad_line("it must be METHOD SP TARGET SP HTTP/x.y")),
     };
-    if !is_token(method) {
-        return Err(bad_line("the method must be a token, like GET"));
-    }
+    let method = std::str::from_utf8(method)
+        .ok()
+        .filter(|m| is_token(m))
+        .ok_or_else(|| bad_line("the method must be a token, like GET"))?;
     if version == Version::HTTP_09 && method != "GET" {
         return Err(bad_line("an HTTP/0.9 request can only be GET"));
     }
-    check_target(target, method).map_err(bad_line)?;
+    let target = check_target(target, method).map_err(|why| bad_line(&why))?;
     Ok((method.to_owned(), target.to_owned(), version))
 }
 
 /// `HTTP/DIGIT.DIGIT`. Major version 1 is what we speak; 2 and up is a different protocol.
-fn parse_version(version: &str, line: &[u8]) -> Result<Version, Refusal> {
-    let digits = version.strip_prefix("HTTP/").map(str::as_bytes);
-    let parsed = match digits {
-        Some([major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9']) => Version {
+fn parse_version(version: &[u8], line: &[u8]) -> Result<Version, Refusal> {
+    let parsed = match version {
+        [b'H', b'T', b'T', b'P', b'/', major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9'] => Version {
             major: major - b'0',
             minor: minor - b'0',
         },
@@ -310,29 +312,124 @@ fn parse_version(version: &str, line: &[u8]) -> Result<Version, Refusal> {
     match parsed.major {
         1 => Ok(parsed),
         0 => Err(Refusal::bad_request(format!(
-            "bad HTTP version {version:?}: an HTTP/0.9 request has no version on its request line"
+            "bad HTTP version \"{parsed}\": an HTTP/0.9 request has no version on its request line"
         ))),
         _ => Err(Refusal::new(
             Status::HTTP_VERSION_NOT_SUPPORTED,
-            format!("{version} is not supported; this server speaks HTTP/1.0 (and understands 1.1 requests)"),
+            format!("{parsed} is not supported; this server speaks HTTP/1.0 (and understands 1.1 requests)"),
         )),
     }
 }
 
-/// The request target (RFC 9112 §3.2): origin-form `/path?query`, absolute-form
-/// `http://host/path` (which a server must accept, §3.2.2), or `*` for `OPTIONS`.
-fn check_target(target: &str, method: &str) -> Result<(), &'static str> {
-    if target.bytes().any(|b| b.is_ascii_control()) {
-        return Err("the target contains a control character");
+/// The request target (RFC 9112 §3.2), in a form a server must accept, made of the characters
+/// of RFC 3986 and nothing more:
+///
+/// ```text
+///   origin-form   = absolute-path [ "?" query ]     /where?q=now
+///   absolute-form = absolute-URI                    http://www.example.org/pub?q=1   (§3.2.2)
+///   asterisk-form = "*"                             OPTIONS only                     (§3.2.4)
+///
+///   characters    = unreserved / sub-delims / ":" / "@" / "/" / "?" / "%"   (RFC 3986 §2, §3.3)
+///   unreserved    = ALPHA / DIGIT / "-" / "." / "_" / "~"
+///   sub-delims    = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="
+///                   plus "[" "]" around an IPv6 address, in an absolute-form authority only
+/// ```
+///
+/// No `#`: a fragment is the client's own and is never sent. Every other byte — a space-like,
+/// `"`, `<`, `\`, `|`, any byte that is not ASCII (even valid UTF-8) — must come
+/// percent-encoded. We refuse rather than encode it ourselves: "A recipient SHOULD NOT attempt
+/// to autocorrect" an invalid request line (RFC 9112 §3), because a target that two programs
+/// repair differently is how a request gets past a filter. (Browsers following the WHATWG URL
+/// Standard send a few of these raw in a query — `|`, `^`, `[`, `]`, `{`, `}`; this server
+/// answers them with 400, as the RFCs allow.)
+///
+/// Returns the target as text: every byte left is ASCII.
+fn check_target<'t>(target: &'t [u8], method: &str) -> Result<&'t str, String> {
+    if target.iter().any(|b| b.is_ascii_control()) {
+        return Err("the target contains a control character".into());
     }
-    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-    let absolute = lower.starts_with("http://") || lower.starts_with("https://");
-    match target {
-        "*" if method == "OPTIONS" => Ok(()),
-        "*" => Err("the target * is only for OPTIONS"),
-        _ if target.starts_with('/') || absolute => Ok(()),
-        _ => Err("the target must start with / (or be an absolute http:// URL)"),
+    if let Some(&b) = target.iter().find(|b| !b.is_ascii()) {
+        return Err(format!(
+            "the target contains the byte 0x{b:02x}, which is not ASCII: percent-encode it, as %{b:02X}"
+        ));
     }
+    if target.contains(&b'#') {
+        return Err("the target contains \"#\": a fragment stays in the client and is never sent (a # that is part of the path is sent as %23)".into());
+    }
+    // All ASCII, checked just above.
+    let text = std::str::from_utf8(target).map_err(|_| "the target is not ASCII".to_owned())?;
+    let path_and_query = match target_form(text) {
+        TargetForm::Asterisk if method == "OPTIONS" => return Ok(text),
+        TargetForm::Asterisk => return Err("the target * is only for OPTIONS".into()),
+        TargetForm::Origin => text,
+        TargetForm::Absolute { authority, rest } => {
+            check_authority(authority)?;
+            rest
+        }
+        TargetForm::Other => {
+            return Err("the target must start with / (or be an absolute http:// URL)".into())
+        }
+    };
+    match path_and_query.bytes().find(|&b| !is_uri_char(b)) {
+        Some(b) => Err(not_a_uri_char(b)),
+        None => Ok(text),
+    }
+}
+
+/// An absolute-form target's authority: RFC 3986's characters, and `[` `]` around an IPv6
+/// address.
+fn check_authority(authority: &str) -> Result<(), String> {
+    match authority
+        .bytes()
+        .find(|&b| !is_uri_char(b) && b != b'[' && b != b']')
+    {
+        Some(b) => Err(not_a_uri_char(b)),
+        None => Ok(()),
+    }
+}
+
+fn not_a_uri_char(b: u8) -> String {
+    format!(
+        "the target contains {:?}, which a URI cannot hold as it is: percent-encode it, as %{b:02X}",
+        char::from(b)
+    )
+}
+
+/// The forms of a request target this server accepts (RFC 9112 §3.2), and `Other`.
+enum TargetForm<'t> {
+    Origin,
+    Absolute { authority: &'t str, rest: &'t str },
+    Asterisk,
+    Other,
+}
+
+/// Which form `target` has. An absolute-form target is split into its authority (after
+/// `http://` or `https://`, in any case, up to the first `/` or `?`) and the rest.
+fn target_form(target: &str) -> TargetForm<'_> {
+    if target == "*" {
+        return TargetForm::Asterisk;
+    }
+    if target.starts_with('/') {
+        return TargetForm::Origin;
+    }
+    let after_scheme = ["http://", "https://"].iter().find_map(|scheme| {
+        let prefix = target.get(..scheme.len())?;
+        prefix
+            .eq_ignore_ascii_case(scheme)
+            .then(|| &target[scheme.len()..])
+    });
+    match after_scheme {
+        Some(rest) => {
+            let (authority, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+            TargetForm::Absolute { authority, rest }
+        }
+        None => TargetForm::Other,
+    }
+}
+
+/// A character RFC 3986 allows as it is in a path or query: see [`check_target`].
+fn is_uri_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
 }
 
 /// Reads header lines until the empty line that ends them.
