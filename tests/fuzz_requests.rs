@@ -993,8 +993,9 @@ fn check_head(head: &RequestHead, limits: &Limits, used: usize) -> Result<(), St
 
 /// RFC 9112 §3.2 with RFC 3986's characters, as this test reads them: origin-form (`/`, then
 /// unreserved, sub-delims, `:`, `@`, `/`, `?`, `%`), absolute-form with an `http` or `https`
-/// scheme (the same, plus `[` `]` in the authority), or `*` for `OPTIONS`. Nothing else — no
-/// `#`, space, control or byte above 0x7F — may reach a `RequestHead`.
+/// scheme and an authority that would pass as a `Host` (see `authority_is_allowed`), or `*`
+/// for `OPTIONS`. Nothing else — no `#`, space, control or byte above 0x7F — may reach a
+/// `RequestHead`.
 fn target_is_allowed(target: &str, method: &str) -> bool {
     let uri_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b);
     if target == "*" {
@@ -1008,11 +1009,7 @@ fn target_is_allowed(target: &str, method: &str) -> bool {
         _ if target.starts_with('/') => target,
         Some(after) => {
             let end = after.find(['/', '?']).unwrap_or(after.len());
-            let authority = &after[..end];
-            if !authority
-                .bytes()
-                .all(|b| uri_char(b) || b == b'[' || b == b']')
-            {
+            if !authority_is_allowed(&after[..end]) {
                 return false;
             }
             &after[end..]
@@ -1020,6 +1017,34 @@ fn target_is_allowed(target: &str, method: &str) -> bool {
         None => return false,
     };
     path_and_query.bytes().all(uri_char)
+}
+
+/// `uri-host [ ":" port ]` with a host that is not empty and no userinfo (RFC 9110 §4.2.1,
+/// §4.2.4): a `reg-name` of RFC 3986's characters, or an IP literal in brackets.
+fn authority_is_allowed(authority: &str) -> bool {
+    let reg_name_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b);
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((literal, after)) => (
+                !literal.is_empty() && literal.bytes().all(|b| reg_name_char(b) || b == b':'),
+                after,
+            ),
+            None => (false, ""),
+        },
+        None => {
+            let end = authority.find(':').unwrap_or(authority.len());
+            let host = &authority[..end];
+            (
+                !host.is_empty() && host.bytes().all(reg_name_char),
+                &authority[end..],
+            )
+        }
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
+    host_ok && port_ok
 }
 
 /// The environ says what the head said, and none of the dangerous things (RFC 3875 and the

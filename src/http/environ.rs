@@ -16,7 +16,8 @@
 //!   header, and a browser reads `//evil.com` as another site. We check after decoding (so
 //!   `/%2Fevil.com` is caught; wsgiref checks before) and count `\` as a slash, as browsers do.
 //! * An absolute-form target (`GET http://host/path`) contributes its path and query, and its
-//!   host becomes `HTTP_HOST` whatever the `Host` header said (RFC 9112 §3.2.2).
+//!   host becomes `HTTP_HOST` whatever the `Host` header said (RFC 9112 §3.2.2). The request
+//!   parser has already refused an authority that would be refused as a `Host` header.
 //! * Each header `Foo-Bar` becomes `HTTP_FOO_BAR` (RFC 3875 §4.1.18); repeated headers are joined
 //!   with `,` as wsgiref does; `Content-Type` and `Content-Length` become `CONTENT_TYPE` and
 //!   `CONTENT_LENGTH` instead, and are present only when the request has them.

@@ -376,16 +376,32 @@ fn check_target<'t>(target: &'t [u8], method: &str) -> Result<&'t str, String> {
     }
 }
 
-/// An absolute-form target's authority: RFC 3986's characters, and `[` `]` around an IPv6
-/// address.
+/// An absolute-form target's authority takes the place of `Host` (RFC 9112 §3.2.2) and
+/// becomes `HTTP_HOST`, so it passes the same check, [`is_valid_host`]: `uri-host [ ":" port ]`.
+/// Two things a `Host` header cannot hold are refused by name: userinfo (`user@`), which a
+/// sender "MUST NOT generate" in an http URI and a recipient should treat as an error (RFC 9110
+/// §4.2.4) — `http://good.example@evil.example/` reads as a visit to the first and goes to the
+/// second — and an empty host, which a recipient "MUST reject" (RFC 9110 §4.2.1).
 fn check_authority(authority: &str) -> Result<(), String> {
-    match authority
-        .bytes()
-        .find(|&b| !is_uri_char(b) && b != b'[' && b != b']')
-    {
-        Some(b) => Err(not_a_uri_char(b)),
-        None => Ok(()),
+    let quoted = quote(authority.as_bytes());
+    if authority.contains('@') {
+        return Err(format!(
+            "the target's authority {quoted} has userinfo (a part before @), which an http URI must not have"
+        ));
     }
+    let host = match authority.strip_prefix('[') {
+        Some(literal) => literal.split(']').next(),
+        None => authority.split(':').next(),
+    };
+    if host.unwrap_or("").is_empty() {
+        return Err(format!("the target's authority {quoted} has no host"));
+    }
+    if !is_valid_host(authority) {
+        return Err(format!(
+            "the target's authority {quoted} is not a host with an optional port"
+        ));
+    }
+    Ok(())
 }
 
 fn not_a_uri_char(b: u8) -> String {
