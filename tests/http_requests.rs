@@ -555,7 +555,18 @@ fn an_identical_duplicate_content_length_is_accepted() {
 
 #[test]
 fn a_content_length_that_is_not_a_whole_number_is_400() {
-    for value in ["abc", "-3", "+3", "3.0", "99999999999999999999"] {
+    // `3,` is not a list with an empty element to ignore: Content-Length is a number, not a
+    // list (RFC 9110 §8.6), so RFC 9112 §6.3 item 5's 400 applies (see `content_length`).
+    for value in [
+        "abc",
+        "-3",
+        "+3",
+        "3.0",
+        "99999999999999999999",
+        "3,",
+        ", 3",
+        "3,,3",
+    ] {
         let server = common::start(hello);
         let raw = format!("POST / HTTP/1.0\r\nContent-Length: {value}\r\n\r\n");
         let line = "POST / HTTP/1.0";

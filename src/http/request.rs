@@ -643,7 +643,9 @@ fn transfer_coding(head: &RequestHead, has_length: bool) -> Result<Framing, Refu
             "Transfer-Encoding {codings:?} in an HTTP/1.0 request"
         )));
     }
-    if codings.trim().eq_ignore_ascii_case("chunked") {
+    // Chunked and nothing else, empty list elements ignored (RFC 9110 §5.6.1.2).
+    let elements: Vec<&str> = list_elements(head, "Transfer-Encoding").collect();
+    if matches!(elements[..], [only] if only.eq_ignore_ascii_case("chunked")) {
         return Ok(Framing::Chunked);
     }
     Err(Refusal::new(
@@ -653,6 +655,14 @@ fn transfer_coding(head: &RequestHead, has_length: bool) -> Result<Framing, Refu
 }
 
 /// All `Content-Length` values must be the same whole number (RFC 9112 §6.3 item 5).
+///
+/// `Content-Length` is not a list field — its grammar is `1*DIGIT` (RFC 9110 §8.6) — so the
+/// rule that empty list elements are ignored (§5.6.1.2) does not apply to it. §8.6 lets a
+/// recipient accept the same number repeated as a list (`3, 3`, what a proxy joining two lines
+/// makes), and we do; but `3,` or `, 3` is neither a number nor such a list. It is an invalid
+/// `Content-Length`, which RFC 9112 §6.3 item 5 says a server MUST answer with 400. Strict on
+/// purpose: the body's length is where a lenient server behind a strict proxy (or the reverse)
+/// disagrees about where one request ends and the next begins.
 fn content_length(head: &RequestHead) -> Result<u64, Refusal> {
     let mut length = None;
     for value in head.header_values("Content-Length") {
@@ -678,17 +688,14 @@ fn content_length(head: &RequestHead) -> Result<u64, Refusal> {
 
 /// True if the client asked for `100 Continue` before sending its body (RFC 9110 §10.1.1).
 /// An HTTP/1.0 client's `Expect` is ignored, as that section requires; any expectation other
-/// than `100-continue` (in any of the `Expect` fields) gets 417.
+/// than `100-continue` (in any of the `Expect` fields) gets 417. Empty list elements are no
+/// expectation: `Expect:` asks for nothing, and `Expect: 100-continue,` for `100-continue`.
 pub fn expects_continue(head: &RequestHead) -> Result<bool, Refusal> {
     if head.version < Version::HTTP_11 {
         return Ok(false);
     }
     let mut wants_continue = false;
-    for expectation in head
-        .header_values("Expect")
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-    {
+    for expectation in list_elements(head, "Expect") {
         if !expectation.eq_ignore_ascii_case("100-continue") {
             let message = format!("unsupported expectation {expectation:?} (only 100-continue is)");
             return Err(Refusal::new(Status::EXPECTATION_FAILED, message));
@@ -696,6 +703,18 @@ pub fn expects_continue(head: &RequestHead) -> Result<bool, Refusal> {
         wants_continue = true;
     }
     Ok(wants_continue)
+}
+
+/// The elements of the list field `name` (RFC 9110 §5.6.1): the values of all its lines, split
+/// at commas, whitespace trimmed. Empty elements are skipped: a recipient "MUST parse and
+/// ignore a reasonable number of empty list elements" (§5.6.1.2), so `chunked,` and `, chunked`
+/// are each the one element `chunked`. (No quoted strings with commas in them: neither field
+/// read this way has one that we accept.)
+fn list_elements<'h>(head: &'h RequestHead, name: &'h str) -> impl Iterator<Item = &'h str> + 'h {
+    head.header_values(name)
+        .flat_map(|value| value.split(','))
+        .map(|element| element.trim_matches([' ', '\t']))
+        .filter(|element| !element.is_empty())
 }
 
 /// One line read by [`read_line`]: its bytes without the line end, and how many bytes it used.
@@ -908,6 +927,17 @@ mod tests {
             Ok(Framing::Chunked)
         );
         assert_eq!(
+            framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\nTransfer-Encoding: chunked,\r\n\r\n"),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3,\r\n\r\n")
+                .unwrap_err()
+                .status
+                .code,
+            400
+        );
+        assert_eq!(
             framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n")
                 .unwrap_err()
                 .status
@@ -939,6 +969,14 @@ mod tests {
         );
         assert_eq!(
             expect("PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"),
+            Ok(false)
+        );
+        assert_eq!(
+            expect("PUT / HTTP/1.1\r\nHost: x\r\nExpect: ,100-continue,\r\n\r\n"),
+            Ok(true)
+        );
+        assert_eq!(
+            expect("PUT / HTTP/1.1\r\nHost: x\r\nExpect:\r\nExpect: , \r\n\r\n"),
             Ok(false)
         );
         assert_eq!(
