@@ -8,6 +8,9 @@
 //!   After it, the server serves the next request as if nothing happened.
 //! * Every limit is checked at its edge: a request exactly at the limit passes, one byte (or one
 //!   field) more is refused — with the real defaults, and with a small configured `Limits`.
+//! * Bytes that can never become a request (a TLS handshake, a method with a `@` in it) are
+//!   refused as they arrive, not after waiting for a line end — shown in memory, with a reader
+//!   that fails if asked for more, and over a socket.
 //! * The old and odd corners: HTTP/0.9 (the body alone, no status line), `HEAD` (headers only),
 //!   bare-LF line ends, an empty line before the request line.
 //! * Client bytes never reach the log raw: an escape character is logged as `\x1b`, and one
@@ -192,10 +195,19 @@ fn double_space_in_the_request_line_is_400() {
 
 #[test]
 fn a_method_that_is_not_a_token_is_400() {
+    // Refused at the "@", before the rest of the line is read: the message quotes what had
+    // arrived, and the access log has "-" for a request line it never saw whole.
     let server = common::start(hello);
     let raw = b"G@T / HTTP/1.0\r\n\r\n";
-    let message = assert_refused(&server, raw, BAD_REQUEST, READ_REQUEST, "G@T / HTTP/1.0");
-    assert_names(&message, &["\"G@T / HTTP/1.0\"", "method must be a token"]);
+    let message = assert_refused(&server, raw, BAD_REQUEST, READ_REQUEST, "-");
+    assert_names(
+        &message,
+        &[
+            "\"G@\"",
+            "method must be a token",
+            "'@' cannot be part of one",
+        ],
+    );
 }
 
 #[test]
@@ -466,6 +478,137 @@ fn every_character_rfc_3986_allows_in_a_target_is_accepted() {
         let response = server.request(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes());
         assert_ok(&response);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes that cannot become a request are refused as they arrive, without waiting for a line end.
+
+/// The TLS record a browser or `curl https://…` sends first: a handshake (0x16), TLS 1.0
+/// record version, a length, and the start of a ClientHello. It holds no line feed.
+const CLIENT_HELLO: &[u8] = b"\x16\x03\x01\x00\xa5\x01\x00";
+
+/// In memory: a `BufRead` that hands out `bytes`, then fails the next time more are asked
+/// for — the way to prove the parser decided from those bytes alone, without waiting.
+struct ThenFails {
+    bytes: &'static [u8],
+    consumed: usize,
+}
+
+impl std::io::Read for ThenFails {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::io::BufRead::fill_buf(self)?.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.bytes[self.consumed..self.consumed + n]);
+        self.consumed += n;
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for ThenFails {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        match &self.bytes[self.consumed..] {
+            [] => Err(std::io::Error::other(
+                "asked for more bytes than the client sent",
+            )),
+            rest => Ok(rest),
+        }
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.consumed += amount;
+    }
+}
+
+/// What `read_request_head` makes of `bytes` when no more ever arrive.
+fn head_from(
+    bytes: &'static [u8],
+) -> Result<rgiref::http::RequestHead, rgiref::http::RequestError> {
+    let mut reader = ThenFails { bytes, consumed: 0 };
+    rgiref::http::read_request_head(&mut reader, &Limits::default())
+}
+
+fn refusal_of(bytes: &'static [u8]) -> rgiref::http::Refusal {
+    match head_from(bytes) {
+        Err(rgiref::http::RequestError {
+            problem: rgiref::http::Problem::Refused(refusal),
+            ..
+        }) => refusal,
+        other => panic!("{bytes:?}: expected a refusal without more bytes, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_tls_client_hello_is_refused_without_waiting_for_more_bytes() {
+    let refusal = refusal_of(CLIENT_HELLO);
+    assert_eq!(refusal.status.code, 400);
+    assert_names(
+        &refusal.message,
+        &["\"\\x16\"", "TLS handshake", "use http:// not https://"],
+    );
+    // The same after the empty lines RFC 9112 §2.2 lets a client send first.
+    let refusal = refusal_of(b"\r\n\n\x16\x03\x01");
+    assert_names(&refusal.message, &["use http:// not https://"]);
+}
+
+#[test]
+fn a_byte_no_method_can_hold_is_refused_without_waiting_for_more_bytes() {
+    // RFC 9110 §5.6.2: a method is a token. Each of these ends the request at its bad byte.
+    for (bytes, quoted, why) in [
+        (&b"G@"[..], "\"G@\"", "'@' cannot be part of one"),
+        (
+            b"GET\t/",
+            "\"GET\\x09\"",
+            "the byte 0x09 cannot be part of one",
+        ),
+        (
+            b"\xc3\xa9",
+            "\"\\xc3\"",
+            "the byte 0xc3 cannot be part of one",
+        ),
+        (b" GET", "\" \"", "starts with a space"),
+        (b"GE\rT", "\"GE\\x0dT\"", "CR that is not followed by LF"),
+        (b"\r\r", "\"\\x0d\\x0d\"", "CR that is not followed by LF"),
+    ] {
+        let refusal = refusal_of(bytes);
+        assert_eq!(refusal.status.code, 400, "{bytes:?}");
+        assert_names(&refusal.message, &[quoted, why]);
+    }
+}
+
+#[test]
+fn bytes_that_can_still_become_a_request_are_waited_for() {
+    // The other side of the edge: a method so far, empty lines, or a request line cut short
+    // after its method — the parser must ask for more (and here it gets an error instead).
+    for bytes in [&b"GE"[..], b"\r\n\r\nGET", b"\n", b"\r", b"GET /x HTTP/1."] {
+        match head_from(bytes) {
+            Err(error) if matches!(error.problem, rgiref::http::Problem::Io(_)) => {}
+            other => panic!("{bytes:?}: expected the parser to wait, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_tls_client_hello_gets_its_400_at_once_over_a_socket() {
+    // The client sends the ClientHello and then waits, as a TLS client does, with no line feed
+    // sent. The head deadline is 30 s and our read timeout 5 s: a server that waited for a line
+    // end would make this read time out.
+    let server = common::start_with(hello, |config| {
+        config.timeouts.request_head = std::time::Duration::from_secs(30);
+    });
+    let mut client = common::connect(server.addr);
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    client.write_all(CLIENT_HELLO).unwrap();
+    let response = common::read_response(&mut client);
+    assert_eq!(response.status_line, "HTTP/1.0 400 Bad Request");
+    assert_names(
+        &response.body_text(),
+        &["TLS handshake", "use http:// not https://"],
+    );
+    drop(client);
+    assert_eq!(server.ping().status, 200);
+    let log = server.log_text();
+    assert!(log.contains("] \"-\" 400 "), "{log}");
 }
 
 // ---------------------------------------------------------------------------------------------

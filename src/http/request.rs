@@ -25,6 +25,11 @@
 //! Line ends may be CRLF or a bare LF (RFC 9112 §2.2 allows accepting LF); a bare CR anywhere
 //! is refused, because some servers treat it as a line end and others do not.
 //!
+//! The start of the request line is checked as its bytes arrive, not once the line is whole: a
+//! byte that no method can hold ends the request at once with a 400 (a TLS handshake sent to
+//! this port gets "use http:// not https://" rather than a wait for a line end that never
+//! comes).
+//!
 //! Every limit is in [`Limits`], named, with its status code:
 //!
 //! | limit                        | default | status when exceeded |
@@ -37,7 +42,7 @@
 use std::fmt;
 use std::io::{self, BufRead};
 
-use super::grammar::is_token;
+use super::grammar::{is_tchar, is_token};
 use super::Status;
 use crate::log::quote;
 
@@ -245,11 +250,13 @@ pub fn read_request_head(
     })
 }
 
-/// Reads the request line, skipping empty lines before it (RFC 9112 §2.2).
+/// Reads the request line, skipping empty lines before it (RFC 9112 §2.2). Each line's start
+/// is checked as it arrives (see [`LineStart`]).
 fn read_request_line(reader: &mut impl BufRead, limits: &Limits) -> Result<Vec<u8>, Problem> {
     let mut budget = limits.max_request_line;
     loop {
-        let line = read_line(reader, budget)
+        let mut start = LineStart::default();
+        let line = read_line_checked(reader, budget, |bytes| start.check(bytes))
             .map_err(|e| e.into_problem(|| request_line_too_long(limits)))?;
         if !line.bytes.is_empty() {
             return Ok(line.bytes);
@@ -259,6 +266,73 @@ fn read_request_line(reader: &mut impl BufRead, limits: &Limits) -> Result<Vec<u
         budget = budget
             .checked_sub(line.consumed)
             .ok_or_else(|| Problem::Refused(request_line_too_long(limits)))?;
+    }
+}
+
+/// The start of a request line, checked byte by byte as the bytes arrive, before the line is
+/// complete. Until the first SP every byte must be one a method can hold (a `tchar`, RFC 9110
+/// §5.6.2) — or the CR of an empty line (RFC 9112 §2.2) — so bytes that can never become a
+/// request are refused at once. Without this, a TLS handshake sent to the HTTP port (it has no
+/// line feed) would wait for a line end until the head deadline, and then get a 408 that says
+/// nothing about what went wrong.
+#[derive(Default)]
+struct LineStart {
+    /// The line's bytes so far, up to and including the first SP.
+    seen: Vec<u8>,
+    /// The method, once the SP after it has arrived. From then on nothing is checked here: the
+    /// target and version are checked when the line is complete.
+    method: Option<String>,
+}
+
+impl LineStart {
+    /// Checks the next `bytes` of the line (never its line end).
+    fn check(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
+        for &b in bytes {
+            if self.method.is_some() {
+                break;
+            }
+            self.check_byte(b)?;
+        }
+        Ok(())
+    }
+
+    fn check_byte(&mut self, b: u8) -> Result<(), Refusal> {
+        let after_cr = self.seen.last() == Some(&b'\r');
+        self.seen.push(b);
+        let first = self.seen.len() == 1;
+        match b {
+            // The LF that would make it a line end never gets here: this CR is a bare one.
+            _ if after_cr => Err(Refusal::bad_request(format!(
+                "a line contains a CR that is not followed by LF: {}",
+                quote(&self.seen)
+            ))),
+            b' ' if first => Err(self.refuse("it starts with a space, where the method must be")),
+            b' ' => {
+                let method = &self.seen[..self.seen.len() - 1];
+                self.method = Some(String::from_utf8_lossy(method).into_owned());
+                Ok(())
+            }
+            // The end of an empty line, or of a line that is only a method: both are decided
+            // once the LF has come.
+            b'\r' => Ok(()),
+            _ if is_tchar(b) => Ok(()),
+            // A TLS record starts with its type, and a handshake is type 22 (RFC 8446 §5.1).
+            0x16 if first => Err(self.refuse(
+                "0x16 is how a TLS handshake starts: this is an HTTP server; use http:// not https://",
+            )),
+            _ if b.is_ascii_graphic() => Err(self.refuse(&format!(
+                "the method must be a token, like GET, and {:?} cannot be part of one",
+                char::from(b)
+            ))),
+            _ => Err(self.refuse(&format!(
+                "the method must be a token, like GET, and the byte 0x{b:02x} cannot be part of one"
+            ))),
+        }
+    }
+
+    /// A 400 that quotes what has arrived of the line.
+    fn refuse(&self, why: &str) -> Refusal {
+        Refusal::bad_request(format!("bad request line: {} ({why})", quote(&self.seen)))
     }
 }
 
@@ -733,6 +807,9 @@ pub(crate) enum LineError {
     Closed,
     /// Reading failed.
     Io(io::Error),
+    /// The check given to [`read_line_checked`] refused a byte. ([`read_line`] checks
+    /// nothing, so it never returns this.)
+    Refused(Refusal),
 }
 
 impl LineError {
@@ -747,6 +824,7 @@ impl LineError {
             LineError::Closed => Problem::Closed,
             LineError::Io(error) if is_timeout(&error) => Problem::TimedOut,
             LineError::Io(error) => Problem::Io(error),
+            LineError::Refused(refusal) => Problem::Refused(refusal),
         }
     }
 }
@@ -763,6 +841,18 @@ pub(crate) fn is_timeout(error: &io::Error) -> bool {
 /// Reads one line ending in LF (with or without CR before it) of at most `max` bytes, never
 /// holding more than `max + 2` bytes of it: a client cannot make us buffer an endless line.
 pub(crate) fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Line, LineError> {
+    read_line_checked(reader, max, |_| Ok(()))
+}
+
+/// [`read_line`], showing each byte of the line to `check` as soon as `fill_buf` returns it —
+/// before the line end has come — and stopping at once if `check` refuses. Only the bytes the
+/// line may hold (`max`, and one more for a CR) are shown, so whether a line is refused for a
+/// byte or for its length never depends on how its bytes were split into reads.
+fn read_line_checked(
+    reader: &mut impl BufRead,
+    max: usize,
+    mut check: impl FnMut(&[u8]) -> Result<(), Refusal>,
+) -> Result<Line, LineError> {
     let mut bytes = Vec::new();
     let mut consumed = 0;
     loop {
@@ -777,7 +867,9 @@ pub(crate) fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Line, L
         let newline = available.iter().position(|&b| b == b'\n');
         let take = newline.unwrap_or(available.len());
         // +1: a CR before the LF is part of the line end, not of the line.
-        if bytes.len() + take > max.saturating_add(1) {
+        let room = max.saturating_add(1).saturating_sub(bytes.len());
+        check(&available[..take.min(room)]).map_err(LineError::Refused)?;
+        if take > room {
             return Err(LineError::TooLong);
         }
         bytes.extend_from_slice(&available[..take]);
