@@ -868,13 +868,14 @@ fn head_failure(error: RequestError, feed: &Feed) -> Result<Verdict, String> {
     if error.to_string().is_empty() {
         return Err(format!("an error without a message: {error:?}"));
     }
+    check_method_seen(&error, feed.input)?;
     match error.problem {
         Problem::Refused(refusal) => {
             check_refusal("read_request_head", HEAD_STATUSES, &refusal)?;
             // The server answers a head it could not read as a full (not 0.9) request; if the
-            // request line got as far as saying HEAD, the answer has no body (RFC 9110 §9.3.2).
-            let line = error.request_line.as_deref();
-            let head_only = line.is_some_and(|l| l.starts_with("HEAD "));
+            // request line got as far as the space after HEAD, the answer has no body (RFC
+            // 9110 §9.3.2).
+            let head_only = error.method.as_deref() == Some("HEAD");
             Ok(Verdict::Answer(refusal_answer(&refusal, false, head_only)))
         }
         // "Closed" must mean the input really ran out, not that the parser stopped early.
@@ -888,6 +889,37 @@ fn head_failure(error: RequestError, feed: &Feed) -> Result<Verdict, String> {
         Problem::TimedOut | Problem::Io(_) => {
             Err(format!("{:?} cannot happen in memory", error.problem))
         }
+    }
+}
+
+/// `RequestError::method` is what the input says: the token before the first SP of the first
+/// line that is not empty — never anything else, and always that once the request line was
+/// read whole (then the reader has seen the SP).
+fn check_method_seen(error: &RequestError, input: &[u8]) -> Result<(), String> {
+    let mut line = input;
+    while let Some(rest) = line
+        .strip_prefix(b"\r\n")
+        .or_else(|| line.strip_prefix(b"\n"))
+    {
+        line = rest;
+    }
+    let end = line
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n');
+    let candidate = match end {
+        Some(end) if line[end] == b' ' => std::str::from_utf8(&line[..end])
+            .ok()
+            .filter(|method| is_token(method)),
+        _ => None,
+    };
+    let fail = |why: &str| Err(format!("{why}: {error:?}, expected {candidate:?}"));
+    match (&error.method, candidate) {
+        (Some(method), Some(expected)) if method != expected => fail("the wrong method"),
+        (Some(_), None) => fail("a method where the input has none"),
+        (None, Some(_)) if error.request_line.is_some() => {
+            fail("no method, though the request line was read")
+        }
+        _ => Ok(()),
     }
 }
 

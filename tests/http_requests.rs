@@ -1128,6 +1128,63 @@ fn a_head_request_refused_for_a_bad_header_gets_no_body() {
     assert_eq!(head.body_text(), "", "a response to HEAD carries no body");
 }
 
+#[test]
+fn a_head_request_gets_no_body_whatever_it_is_refused_for() {
+    // RFC 9110 §9.3.2: no content in a response to HEAD — also when the request line was too
+    // long to read whole (the reader knows the method from the space after it), when the
+    // header section broke a limit, and when the rest of the request line was bad. Each
+    // response has the headers the same refusal of a GET has, and the Content-Length of the
+    // page it would have had.
+    let long_target = format!("/{}", "a".repeat(70_000));
+    let cases = [
+        ("414", format!(" {long_target} HTTP/1.0\r\n\r\n")),
+        ("431", format!(" / HTTP/1.0\r\n{}\r\n", header_fields(101))),
+        (
+            "431",
+            format!(" / HTTP/1.0\r\n{}\r\n", header_section_of(65_537)),
+        ),
+        ("400", " /a|b HTTP/1.0\r\n\r\n".to_owned()),
+        ("400", "  / HTTP/1.0\r\n\r\n".to_owned()),
+        ("400", " / HTTP/1.0\r\nNoColonHere\r\n\r\n".to_owned()),
+    ];
+    for (status, rest) in cases {
+        let server = common::start(hello);
+        let get = server.request(format!("GET{rest}").as_bytes());
+        let head = server.request(format!("HEAD{rest}").as_bytes());
+        let shown = String::from_utf8_lossy(&head.raw);
+        assert_eq!(
+            get.status.to_string(),
+            status,
+            "GET{}",
+            &rest[..rest.len().min(40)]
+        );
+        assert_eq!(head.status_line, get.status_line, "{shown}");
+        assert!(head.raw.ends_with(b"\r\n\r\n"), "{shown}");
+        assert_eq!(
+            head.body, b"",
+            "a response to HEAD carries no body: {shown}"
+        );
+        assert!(!get.body.is_empty());
+        assert_eq!(head.header("Content-Type"), get.header("Content-Type"));
+        // The length of the page a GET would get, where a quoted request line says HEAD.
+        let page = get.body_text().replace("\"GET ", "\"HEAD ");
+        let length = page.len().to_string();
+        assert_eq!(
+            head.header("Content-Length"),
+            Some(length.as_str()),
+            "{shown}"
+        );
+        // The access line counts the body bytes sent: none.
+        assert_eq!(server.ping().status, 200);
+        let access_line = format!("\" {status} 0");
+        assert!(
+            server.log.lines().iter().any(|l| l.ends_with(&access_line)),
+            "{}",
+            server.log_text()
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Line ends.
 

@@ -175,13 +175,17 @@ pub enum Problem {
     Io(io::Error),
 }
 
-/// A failed read of a request head, with the request line if it got that far (for the log).
+/// A failed read of a request head, with what was learnt of the request before it failed.
 #[derive(Debug)]
 pub struct RequestError {
     /// What went wrong.
     pub problem: Problem,
-    /// The request line, if it was read.
+    /// The request line, if it was read (for the log).
     pub request_line: Option<String>,
+    /// The method, if the reader got as far as the space after it — even when the rest of the
+    /// line was too long (414) or bad. The server needs it to answer a refused `HEAD` request
+    /// without a body (RFC 9110 §9.3.2).
+    pub method: Option<String>,
 }
 
 impl fmt::Display for RequestError {
@@ -217,12 +221,16 @@ pub fn read_request_head(
     reader: &mut impl BufRead,
     limits: &Limits,
 ) -> Result<RequestHead, RequestError> {
+    // The method as soon as its SP has arrived: known to every error from then on.
+    let mut method_seen = None;
+    let line = read_request_line(reader, limits, &mut method_seen);
     let fail = |problem, line: Option<&str>| RequestError {
         problem,
         request_line: line.map(str::to_owned),
+        method: method_seen.clone(),
     };
 
-    let line = read_request_line(reader, limits).map_err(|p| fail(p, None))?;
+    let line = line.map_err(|p| fail(p, None))?;
     let (method, target, version) = match parse_request_line(&line) {
         Ok(parts) => parts,
         Err(refusal) => {
@@ -251,13 +259,19 @@ pub fn read_request_head(
 }
 
 /// Reads the request line, skipping empty lines before it (RFC 9112 §2.2). Each line's start
-/// is checked as it arrives (see [`LineStart`]).
-fn read_request_line(reader: &mut impl BufRead, limits: &Limits) -> Result<Vec<u8>, Problem> {
+/// is checked as it arrives (see [`LineStart`]), and `method` is set as soon as it is known,
+/// whether or not the rest of the line turns out well.
+fn read_request_line(
+    reader: &mut impl BufRead,
+    limits: &Limits,
+    method: &mut Option<String>,
+) -> Result<Vec<u8>, Problem> {
     let mut budget = limits.max_request_line;
     loop {
         let mut start = LineStart::default();
-        let line = read_line_checked(reader, budget, |bytes| start.check(bytes))
-            .map_err(|e| e.into_problem(|| request_line_too_long(limits)))?;
+        let line = read_line_checked(reader, budget, |bytes| start.check(bytes));
+        *method = start.method;
+        let line = line.map_err(|e| e.into_problem(|| request_line_too_long(limits)))?;
         if !line.bytes.is_empty() {
             return Ok(line.bytes);
         }
@@ -932,6 +946,27 @@ mod tests {
         assert!(parse("OPTIONS * HTTP/1.0\r\n\r\n").is_ok());
         assert!(parse("GET http://example.org/x HTTP/1.0\r\n\r\n").is_ok());
         assert!(refused("GET /\rx HTTP/1.0\r\n\r\n").message.contains("CR"));
+    }
+
+    #[test]
+    fn the_method_is_known_from_the_space_after_it() {
+        let limits = Limits {
+            max_request_line: 10,
+            ..Limits::default()
+        };
+        let method = |text: &str| {
+            let error = read_request_head(&mut text.as_bytes(), &limits).unwrap_err();
+            error.method
+        };
+        assert_eq!(
+            method("HEAD /too/long HTTP/1.0\r\n\r\n"),
+            Some("HEAD".into())
+        );
+        assert_eq!(method("\r\nHEAD  / HTTP/1.0\r\n\r\n"), Some("HEAD".into()));
+        assert_eq!(method("GET / HTTP/1.0\r\nA\r\n\r\n"), Some("GET".into()));
+        assert_eq!(method("HEADHEADHEADHEAD / HTTP/1.0\r\n\r\n"), None); // too long first
+        assert_eq!(method("HEAD"), None); // no space yet
+        assert_eq!(method("HE@D / HTTP/1.0\r\n\r\n"), None);
     }
 
     #[test]

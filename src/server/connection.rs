@@ -244,11 +244,12 @@ impl<'s> Connection<'s> {
     /// Answers a request whose head could not be read.
     fn refuse_unreadable(&mut self, error: RequestError) {
         let line = error.request_line.as_deref();
-        // The head failed after its request line was read, so we may know the method: a HEAD
-        // request's refusal must not have a body either (RFC 9110 §9.3.2).
+        // The reader knows the method once it has seen the space after it, even if the rest of
+        // the line was too long or bad: a HEAD request's refusal must not have a body either
+        // (RFC 9110 §9.3.2).
         let kind = RequestKind {
             http09: false,
-            head: line.is_some_and(|l| l.starts_with("HEAD ")),
+            head: error.method.as_deref() == Some("HEAD"),
         };
         match error.problem {
             Problem::Refused(refusal) => {
