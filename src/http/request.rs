@@ -423,13 +423,13 @@ fn parse_version(version: &[u8], line: &[u8]) -> Result<Version, Refusal> {
 ///                   plus "[" "]" around an IPv6 address, in an absolute-form authority only
 /// ```
 ///
-/// No `#`: a fragment is the client's own and is never sent. Every other byte — a space-like,
-/// `"`, `<`, `\`, `|`, any byte that is not ASCII (even valid UTF-8) — must come
+/// No `#`: a fragment is the client's own and is never sent. Every other byte — a control
+/// character, `"`, `<`, `\`, `|`, any byte that is not ASCII (even valid UTF-8) — must come
 /// percent-encoded. We refuse rather than encode it ourselves: "A recipient SHOULD NOT attempt
 /// to autocorrect" an invalid request line (RFC 9112 §3), because a target that two programs
 /// repair differently is how a request gets past a filter. (Browsers following the WHATWG URL
-/// Standard send a few of these raw in a query — `|`, `^`, `[`, `]`, `{`, `}`; this server
-/// answers them with 400, as the RFCs allow.)
+/// Standard send a few of these raw, such as `|` and `[` `]`, and in a query `{` `}` and `^`
+/// too; this server answers those requests with 400, as the RFCs allow.)
 ///
 /// Returns the target as text: every byte left is ASCII.
 fn check_target<'t>(target: &'t [u8], method: &str) -> Result<&'t str, String> {
