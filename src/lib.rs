@@ -83,7 +83,7 @@ pub mod gateway;
 pub mod http;
 pub mod log;
 pub mod observe;
-pub mod percent;
+mod percent;
 mod read_ahead;
 pub mod server;
 mod stage;

@@ -1,43 +1,51 @@
 //! Percent-decoding (RFC 3986 §2.1), written by hand, and the rule that turns a URL path into
-//! `PATH_INFO` without losing a byte.
+//! `PATH_INFO`: decoded exactly once, and it must be UTF-8.
 //!
 //! Stage: **build environ**. In: the path part of the request target, still percent-encoded
-//! (`/caf%C3%A9/100%25`). Out: the `PATH_INFO` text (`/café/100%25`).
+//! (`/caf%C3%A9/100%25`). Out: the `PATH_INFO` text (`/café/100%`).
 //!
 //! Interface:
 //! * [`decode_bytes`] is plain percent-decoding: `%41` becomes the byte `A`. It refuses a `%`
 //!   that is not followed by two hex digits, because such a URL is malformed (RFC 3986 §2.1) and
 //!   guessing what it meant is how two programs end up disagreeing about one URL.
-//! * [`decode_path`] makes `PATH_INFO`: decoded text, with one twist, explained below.
+//! * [`decode_path`] makes `PATH_INFO`: the path decoded once, which must be UTF-8 text without
+//!   a NUL; anything else is an error, which the HTTP server answers with `400 Bad Request`.
 //!
-//! ## How non-UTF-8 bytes are represented in `PATH_INFO`
+//! ## Decoded exactly once
 //!
-//! A URL path is a sequence of *bytes*; a Rust `String` must be UTF-8. Browsers send UTF-8, so
-//! nearly always the decoded bytes are text and `PATH_INFO` is simply that text. When they are
-//! not (`/%FF`), something must give. WSGI (PEP 3333) decodes every byte as Latin-1, which is
-//! lossless but turns every UTF-8 path into mojibake (`/cafÃ©`). We keep Rust's meaning of
-//! `String` instead:
+//! RFC 3875 §4.1.5 says `PATH_INFO` "is not URL-encoded", PEP 3333 rebuilds a URL by quoting it
+//! again, and a CGI program under lighttpd, nginx or Apache is handed the path decoded once. So
+//! every escape is decoded, `%25` too: `/100%25` gives `/100%`, and `/a%2541` gives `/a%41` —
+//! not `/aA`, which a second decoding would make. Decoding twice is a classic way past a filter:
+//! a rule that refuses `/admin` lets `/%2561dmin` through to a program that decodes again.
 //!
-//! * every escape is decoded, **except** those whose decoded byte is not part of valid UTF-8 —
-//!   they stay as the escape (`%FF`) — and `%25`, the percent sign itself, which stays `%25`.
+//! The price: `PATH_INFO` can hold a bare `%`, and cannot tell `/a%2Fb` from `/a/b`. An
+//! application that needs the path exactly as sent reads `REQUEST_URI`, which is never decoded.
 //!
-//! Keeping `%` escaped is what makes this lossless: a bare `%` can then never appear in
-//! `PATH_INFO`, so every `%XX` in it is an escape, and [`decode_bytes`] of `PATH_INFO` gives back
-//! exactly the bytes the client meant. A reader who needs the bytes runs one function; a reader
-//! who needs text (everyone else) gets it without decoding anything.
+//! ## It must be UTF-8
 //!
-//! One byte is refused outright: `%00`. A NUL cannot live in a CGI environment variable (they are
-//! C strings) and is a classic way to make two layers see different paths.
+//! A URL path is a sequence of *bytes*; a Rust `String` must be UTF-8. Browsers encode paths
+//! as UTF-8, so nearly always the decoded bytes are text. When they are not (`/x%FFy`), we
+//! refuse the request rather than invent a text for it: WSGI (PEP 3333) decodes every byte as
+//! Latin-1, which turns every UTF-8 path into mojibake (`/cafÃ©`), and replacing the bad bytes
+//! with U+FFFD would give two different paths one `PATH_INFO`. The request parser refuses such
+//! bytes sent raw in the target with the same `400`, so no spelling of such a path gets through.
+//!
+//! One byte is refused even though it is UTF-8: `%00`. A NUL cannot live in a CGI environment
+//! variable (they are C strings) and is a classic way to make two layers see different paths.
 
 use std::fmt;
 
 /// Why a path could not be decoded. The HTTP server answers it with `400 Bad Request`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PercentError {
+pub(crate) enum PercentError {
     /// A `%` not followed by two hex digits; holds the text from the `%` on (at most 3 chars).
     BadEscape(String),
     /// `%00`: a NUL byte, which no CGI variable can carry.
     Nul,
+    /// The decoded bytes are not UTF-8; holds the first bytes that are not, written as escapes
+    /// (`%FF`), so the message can quote them as the client spelled them.
+    NotUtf8(String),
 }
 
 impl fmt::Display for PercentError {
@@ -50,6 +58,10 @@ impl fmt::Display for PercentError {
                 )
             }
             PercentError::Nul => write!(f, "%00 (a NUL byte) is not allowed in a path"),
+            PercentError::NotUtf8(s) => write!(
+                f,
+                "the path is not UTF-8 once decoded: {s:?} is not a UTF-8 character (PATH_INFO must be text)"
+            ),
         }
     }
 }
@@ -57,13 +69,7 @@ impl fmt::Display for PercentError {
 impl std::error::Error for PercentError {}
 
 /// Decodes every `%XX` escape in `s` into the byte it stands for.
-///
-/// ```
-/// use rgiref::percent::decode_bytes;
-/// assert_eq!(decode_bytes("/a%20b%FF").unwrap(), b"/a b\xFF");
-/// assert!(decode_bytes("/100%").is_err());
-/// ```
-pub fn decode_bytes(s: &str) -> Result<Vec<u8>, PercentError> {
+pub(crate) fn decode_bytes(s: &str) -> Result<Vec<u8>, PercentError> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -79,19 +85,9 @@ pub fn decode_bytes(s: &str) -> Result<Vec<u8>, PercentError> {
     Ok(out)
 }
 
-/// Decodes a URL path into `PATH_INFO` text, keeping the escapes that would not be text
-/// (see the module docs for the rule and why it loses nothing).
-///
-/// ```
-/// use rgiref::percent::{decode_path, decode_bytes};
-/// assert_eq!(decode_path("/caf%C3%A9").unwrap(), "/café");
-/// assert_eq!(decode_path("/100%25").unwrap(), "/100%25");   // the % stays escaped
-/// assert_eq!(decode_path("/%FF%41").unwrap(), "/%FFA");     // 0xFF is not UTF-8 on its own
-/// // ...and decoding PATH_INFO once more gives back the exact bytes:
-/// assert_eq!(decode_bytes("/%FFA").unwrap(), b"/\xFFA");
-/// assert!(decode_path("/a%00b").is_err());
-/// ```
-pub fn decode_path(path: &str) -> Result<String, PercentError> {
+/// Decodes a URL path into `PATH_INFO` text: every escape decoded once, and the result must
+/// be UTF-8 without a NUL (see the module docs for why).
+pub(crate) fn decode_path(path: &str) -> Result<String, PercentError> {
     if !path.contains(['%', '\0']) {
         return Ok(path.to_owned()); // most paths have no escapes: nothing to decode
     }
@@ -99,20 +95,20 @@ pub fn decode_path(path: &str) -> Result<String, PercentError> {
     if bytes.contains(&0) {
         return Err(PercentError::Nul);
     }
-    let mut text = String::with_capacity(bytes.len());
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c == '%' {
-                text.push_str("%25");
-            } else {
-                text.push(c);
-            }
-        }
-        for &b in chunk.invalid() {
-            text.push_str(&format!("%{b:02X}"));
-        }
-    }
-    Ok(text)
+    String::from_utf8(bytes).map_err(|error| {
+        let bytes = error.as_bytes();
+        let start = error.utf8_error().valid_up_to();
+        // The bad sequence, or everything left if the path ends in the middle of a character.
+        let length = error
+            .utf8_error()
+            .error_len()
+            .unwrap_or(bytes.len() - start);
+        let escapes = bytes[start..start + length]
+            .iter()
+            .map(|b| format!("%{b:02X}"))
+            .collect();
+        PercentError::NotUtf8(escapes)
+    })
 }
 
 /// The byte encoded by the escape starting at `bytes[i]` (which is `%`).
@@ -134,8 +130,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_rule_in_five_lines() {
+        assert_eq!(decode_bytes("/a%20b%FF").unwrap(), b"/a b\xFF");
+        assert!(decode_bytes("/100%").is_err());
+        assert_eq!(decode_path("/caf%C3%A9").unwrap(), "/café");
+        assert_eq!(decode_path("/100%25").unwrap(), "/100%"); // %25 is a %, like any escape
+        assert_eq!(decode_path("/a%2541").unwrap(), "/a%41"); // decoded once, not twice
+        assert_eq!(
+            decode_path("/x%FFy"),
+            Err(PercentError::NotUtf8("%FF".into()))
+        );
+        assert_eq!(decode_path("/a%00b"), Err(PercentError::Nul));
+    }
+
+    #[test]
     fn plain_text_passes_through() {
         assert_eq!(decode_path("/hello/world").unwrap(), "/hello/world");
+        assert_eq!(decode_path("/café").unwrap(), "/café");
         assert_eq!(decode_path("").unwrap(), "");
     }
 
@@ -143,11 +154,6 @@ mod tests {
     fn escapes_decode_including_slash_and_lowercase_hex() {
         assert_eq!(decode_path("/a%2Fb%2fc").unwrap(), "/a/b/c");
         assert_eq!(decode_path("/%e2%9c%93").unwrap(), "/✓");
-    }
-
-    #[test]
-    fn raw_utf8_in_the_target_is_kept() {
-        assert_eq!(decode_path("/café").unwrap(), "/café");
     }
 
     #[test]
@@ -166,21 +172,40 @@ mod tests {
     }
 
     #[test]
-    fn decoding_path_info_again_gives_the_original_bytes() {
-        // For every single byte value, the round trip through PATH_INFO is exact.
-        for b in 1..=255u8 {
-            let target = format!("/x%{b:02X}y");
-            let info = decode_path(&target).unwrap();
-            assert_eq!(
-                decode_bytes(&info).unwrap(),
-                vec![b'/', b'x', b, b'y'],
-                "byte {b:#04x}"
-            );
+    fn every_escape_is_decoded_exactly_once() {
+        // Each ASCII byte but NUL decodes to itself — `%` included — and what it decodes to is
+        // never decoded again: `%2541` is `%41`, not `A`.
+        for b in 1..=0x7Fu8 {
+            let info = decode_path(&format!("/x%{b:02X}y")).unwrap();
+            assert_eq!(info.as_bytes(), [b'/', b'x', b, b'y'], "byte {b:#04x}");
         }
-        // A truncated multi-byte sequence followed by valid text.
-        let info = decode_path("/%E2%9C/%E2%9C%93").unwrap();
-        assert_eq!(info, "/%E2%9C/✓");
-        assert_eq!(decode_bytes(&info).unwrap(), b"/\xE2\x9C/\xE2\x9C\x93");
+        assert_eq!(decode_path("/a%2541").unwrap(), "/a%41");
+        assert_eq!(decode_path("/100%25").unwrap(), "/100%");
+        assert_eq!(decode_path("/%25%32%35").unwrap(), "/%25");
+    }
+
+    #[test]
+    fn a_path_that_is_not_utf8_once_decoded_is_refused() {
+        // No byte 0x80-0xFF is UTF-8 on its own.
+        for b in 0x80..=0xFFu8 {
+            let escape = format!("%{b:02X}");
+            let error = decode_path(&format!("/x{escape}y")).unwrap_err();
+            assert_eq!(error, PercentError::NotUtf8(escape), "byte {b:#04x}");
+        }
+        // A character cut short at the end, and one cut short before more text.
+        assert_eq!(
+            decode_path("/ok/%E2%9C"),
+            Err(PercentError::NotUtf8("%E2%9C".into()))
+        );
+        assert_eq!(
+            decode_path("/%E2%9C/%E2%9C%93"),
+            Err(PercentError::NotUtf8("%E2%9C".into()))
+        );
+        let message = PercentError::NotUtf8("%FF".into()).to_string();
+        assert!(
+            message.contains("not UTF-8") && message.contains("\"%FF\""),
+            "{message}"
+        );
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! * Where each variable comes from: the method, the target (split into a decoded `PATH_INFO`
 //!   and a raw `QUERY_STRING`, and kept whole as `REQUEST_URI`), the two ends of the TCP
 //!   connection, the version, and one `HTTP_*` variable per header.
-//! * How a URL path becomes text without losing a byte: `%C3%A9` becomes `é`, but `%25` and
-//!   bytes that are not UTF-8 stay escaped, so decoding `PATH_INFO` once more gives back the
-//!   exact bytes the client sent.
+//! * How a URL path becomes text: percent-decoded exactly once, as CGI servers do (`%C3%A9`
+//!   becomes `é`, `%25` becomes `%`, `%2541` becomes `%41`), while `REQUEST_URI` keeps the
+//!   exact bytes the client sent. (A path that is not UTF-8 once decoded is refused; that is
+//!   in `tests/http_requests.rs`, with the other refusals.)
 //! * The security rules: `//evil.com` is not passed on as a path that looks like a host,
 //!   `X_Forwarded_For` cannot pose as `X-Forwarded-For`, and `Proxy:` never becomes
 //!   `HTTP_PROXY` (httpoxy).
@@ -89,11 +90,15 @@ fn path_info_is_percent_decoded() {
 }
 
 #[test]
-fn raw_utf8_in_the_target_reaches_path_info_unchanged() {
-    // Not every client escapes: curl sends UTF-8 as it is.
-    let environ = environ_for_get("/café", "");
+fn utf8_reaches_path_info_only_percent_encoded() {
+    // A URI is ASCII (RFC 3986): text travels percent-encoded as UTF-8 and arrives as text. The
+    // same é sent raw is refused (tests/http_requests.rs), not encoded for the client.
+    let server = common::start(demo_app);
+    let environ = environ_seen(&server, b"GET /caf%C3%A9 HTTP/1.0\r\n\r\n");
     assert_eq!(environ["PATH_INFO"], "/café");
-    assert_eq!(environ["REQUEST_URI"], "/café");
+    assert_eq!(environ["REQUEST_URI"], "/caf%C3%A9");
+    let raw = server.request("GET /café HTTP/1.0\r\n\r\n".as_bytes());
+    assert_eq!(raw.status, 400, "{}", raw.body_text());
 }
 
 #[test]
@@ -105,29 +110,34 @@ fn an_encoded_slash_is_decoded_to_a_slash() {
 }
 
 #[test]
-fn an_escaped_percent_sign_stays_escaped() {
-    // If `%25` became `%`, PATH_INFO `/100%41` could mean `/100A` or `/100%41`: ambiguous.
+fn an_escaped_percent_sign_is_decoded_like_any_escape() {
+    // RFC 3875 §4.1.5: PATH_INFO is not URL-encoded, so `%25` is a plain `%` there.
     let environ = environ_for_get("/100%25", "");
-    assert_eq!(environ["PATH_INFO"], "/100%25");
+    assert_eq!(environ["PATH_INFO"], "/100%");
+    assert_eq!(environ["REQUEST_URI"], "/100%25");
 }
 
 #[test]
-fn a_byte_that_is_not_utf8_stays_escaped() {
-    let environ = environ_for_get("/%FF", "");
-    assert_eq!(environ["PATH_INFO"], "/%FF");
+fn path_info_is_decoded_exactly_once() {
+    // `%2541` is `%41` once decoded; a second decoding would make it `A`, which is how a
+    // `/%2561dmin` gets past a filter that refuses `/admin`.
+    let environ = environ_for_get("/a%2541", "");
+    assert_eq!(environ["PATH_INFO"], "/a%41");
+    assert_eq!(environ["REQUEST_URI"], "/a%2541");
 }
 
 #[test]
-fn decoding_path_info_again_gives_back_the_original_bytes() {
-    // The lossless rule: one call to decode_bytes turns PATH_INFO back into the exact bytes
-    // the client percent-encoded, whatever mix of text, `%` and non-UTF-8 they were.
-    let environ = environ_for_get("/caf%C3%A9/%FF%41/100%25/%e2%9c", "");
-    let path_info = &environ["PATH_INFO"];
-    assert_eq!(path_info, "/café/%FFA/100%25/%E2%9C");
+fn path_info_is_the_path_of_request_uri_decoded_once() {
+    // Whatever mix of text, escapes and `%` the path is, PATH_INFO is one plain decoding of
+    // it: the application sees text, and can still find the exact bytes in REQUEST_URI.
+    let environ = environ_for_get("/caf%C3%A9/%2541/100%25/a%2Fb?q=%25", "");
+    assert_eq!(environ["PATH_INFO"], "/café/%41/100%/a/b");
+    let (path, _query) = environ["REQUEST_URI"].split_once('?').unwrap();
     assert_eq!(
-        rgiref::percent::decode_bytes(path_info).unwrap(),
-        b"/caf\xC3\xA9/\xFFA/100%/\xE2\x9C"
+        common::percent_decode(path).unwrap(),
+        environ["PATH_INFO"].as_bytes()
     );
+    assert_eq!(environ["QUERY_STRING"], "q=%25", "the query is not decoded");
 }
 
 #[test]

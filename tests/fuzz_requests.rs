@@ -837,7 +837,15 @@ fn run_pipeline(input: &[u8], limits: &Limits, step: usize) -> Result<Verdict, S
     };
     let cgi = match cgi_variables(&head, framing, &connection()) {
         Ok(cgi) => cgi,
-        Err(refusal) => return refused("cgi_variables", ENVIRON_STATUSES, &head, refusal),
+        Err(refusal) => {
+            if let Some(path_info) = model_path_info(&head.target) {
+                return Err(format!(
+                    "cgi_variables refused a path the model decodes to {path_info:?}: {}",
+                    refusal.message
+                ));
+            }
+            return refused("cgi_variables", ENVIRON_STATUSES, &head, refusal);
+        }
     };
     check_environ(&cgi, &head, framing)?;
 
@@ -859,13 +867,14 @@ fn head_failure(error: RequestError, feed: &Feed) -> Result<Verdict, String> {
     if error.to_string().is_empty() {
         return Err(format!("an error without a message: {error:?}"));
     }
+    check_method_seen(&error, feed.input)?;
     match error.problem {
         Problem::Refused(refusal) => {
             check_refusal("read_request_head", HEAD_STATUSES, &refusal)?;
             // The server answers a head it could not read as a full (not 0.9) request; if the
-            // request line got as far as saying HEAD, the answer has no body (RFC 9110 §9.3.2).
-            let line = error.request_line.as_deref();
-            let head_only = line.is_some_and(|l| l.starts_with("HEAD "));
+            // request line got as far as the space after HEAD, the answer has no body (RFC
+            // 9110 §9.3.2).
+            let head_only = error.method.as_deref() == Some("HEAD");
             Ok(Verdict::Answer(refusal_answer(&refusal, false, head_only)))
         }
         // "Closed" must mean the input really ran out, not that the parser stopped early.
@@ -879,6 +888,37 @@ fn head_failure(error: RequestError, feed: &Feed) -> Result<Verdict, String> {
         Problem::TimedOut | Problem::Io(_) => {
             Err(format!("{:?} cannot happen in memory", error.problem))
         }
+    }
+}
+
+/// `RequestError::method` is what the input says: the token before the first SP of the first
+/// line that is not empty — never anything else, and always that once the request line was
+/// read whole (then the reader has seen the SP).
+fn check_method_seen(error: &RequestError, input: &[u8]) -> Result<(), String> {
+    let mut line = input;
+    while let Some(rest) = line
+        .strip_prefix(b"\r\n")
+        .or_else(|| line.strip_prefix(b"\n"))
+    {
+        line = rest;
+    }
+    let end = line
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n');
+    let candidate = match end {
+        Some(end) if line[end] == b' ' => std::str::from_utf8(&line[..end])
+            .ok()
+            .filter(|method| is_token(method)),
+        _ => None,
+    };
+    let fail = |why: &str| Err(format!("{why}: {error:?}, expected {candidate:?}"));
+    match (&error.method, candidate) {
+        (Some(method), Some(expected)) if method != expected => fail("the wrong method"),
+        (Some(_), None) => fail("a method where the input has none"),
+        (None, Some(_)) if error.request_line.is_some() => {
+            fail("no method, though the request line was read")
+        }
+        _ => Ok(()),
     }
 }
 
@@ -936,13 +976,8 @@ fn check_head(head: &RequestHead, limits: &Limits, used: usize) -> Result<(), St
     if !is_token(&head.method) {
         return fail("the method is not a token".into());
     }
-    if head.target.is_empty()
-        || head
-            .target
-            .bytes()
-            .any(|b| b == b' ' || b.is_ascii_control())
-    {
-        return fail("the target is empty or holds a space or control character".into());
+    if !target_is_allowed(&head.target, &head.method) {
+        return fail("the target is not one RFC 9112 §3.2 and RFC 3986 allow".into());
     }
     let is_09 = head.version == Version::HTTP_09;
     if head.version.major != 1 && !is_09 {
@@ -987,6 +1022,65 @@ fn check_head(head: &RequestHead, limits: &Limits, used: usize) -> Result<(), St
     Ok(())
 }
 
+/// RFC 9112 §3.2 with RFC 3986's characters, as this test reads them: origin-form (`/`, then
+/// unreserved, sub-delims, `:`, `@`, `/`, `?`, `%`, and the browsers' `[ ] ^ | { } \ ``),
+/// absolute-form with an `http` or `https`
+/// scheme and an authority that would pass as a `Host` (see `authority_is_allowed`), or `*`
+/// for `OPTIONS`. Nothing else — no `#`, space, control or byte above 0x7F — may reach a
+/// `RequestHead`.
+fn target_is_allowed(target: &str, method: &str) -> bool {
+    // RFC 3986's characters, and the eight more that browsers send unencoded.
+    let uri_char =
+        |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%[]^|{}\\`".contains(&b);
+    if target == "*" {
+        return method == "OPTIONS";
+    }
+    let lower = target.to_ascii_lowercase();
+    let after_scheme = ["http://", "https://"]
+        .iter()
+        .find_map(|scheme| lower.strip_prefix(scheme));
+    let path_and_query = match after_scheme {
+        _ if target.starts_with('/') => target,
+        Some(after) => {
+            let end = after.find(['/', '?']).unwrap_or(after.len());
+            if !authority_is_allowed(&after[..end]) {
+                return false;
+            }
+            &after[end..]
+        }
+        None => return false,
+    };
+    path_and_query.bytes().all(uri_char)
+}
+
+/// `uri-host [ ":" port ]` with a host that is not empty and no userinfo (RFC 9110 §4.2.1,
+/// §4.2.4): a `reg-name` of RFC 3986's characters, or an IP literal in brackets.
+fn authority_is_allowed(authority: &str) -> bool {
+    let reg_name_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b);
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((literal, after)) => (
+                !literal.is_empty() && literal.bytes().all(|b| reg_name_char(b) || b == b':'),
+                after,
+            ),
+            None => (false, ""),
+        },
+        None => {
+            let end = authority.find(':').unwrap_or(authority.len());
+            let host = &authority[..end];
+            (
+                !host.is_empty() && host.bytes().all(reg_name_char),
+                &authority[end..],
+            )
+        }
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()));
+    host_ok && port_ok
+}
+
 /// The environ says what the head said, and none of the dangerous things (RFC 3875 and the
 /// rules in `src/http/environ.rs`).
 fn check_environ(cgi: &CgiVariables, head: &RequestHead, framing: Framing) -> Result<(), String> {
@@ -1007,6 +1101,10 @@ fn check_environ(cgi: &CgiVariables, head: &RequestHead, framing: Framing) -> Re
     let path = vars.get("PATH_INFO").map_or("", String::as_str);
     if path.starts_with("//") || path.contains('\0') {
         return fail(format!("PATH_INFO {path:?} starts with // or holds a NUL"));
+    }
+    let expected = model_path_info(&head.target);
+    if expected.as_deref() != Some(path) {
+        return fail(format!("PATH_INFO is not {expected:?}"));
     }
     for forbidden in ["HTTP_PROXY", "HTTP_CONTENT_LENGTH"] {
         if vars.contains_key(forbidden) {
@@ -1038,6 +1136,37 @@ fn check_environ(cgi: &CgiVariables, head: &RequestHead, framing: Framing) -> Re
         ));
     }
     Ok(())
+}
+
+/// What `PATH_INFO` must be for `target`, by the rules as `src/percent.rs` and
+/// `src/http/environ.rs` state them — `None` if they say the request is refused. The path
+/// (before `?`; after the authority in absolute-form, `/` if empty) is percent-decoded once
+/// and must then be UTF-8 without a NUL; a leading run of `/` and `\` is reduced to one `/`.
+fn model_path_info(target: &str) -> Option<String> {
+    let lower = target.to_ascii_lowercase();
+    let after_scheme = ["http://", "https://"]
+        .iter()
+        .find_map(|scheme| lower.starts_with(scheme).then(|| &target[scheme.len()..]));
+    let path_and_query = match after_scheme {
+        Some(rest) => rest.find(['/', '?']).map_or("", |at| &rest[at..]),
+        None => target,
+    };
+    let path = path_and_query.split('?').next().unwrap_or("");
+    let path = if path.is_empty() && after_scheme.is_some() {
+        "/"
+    } else {
+        path
+    };
+    let bytes = common::percent_decode(path)?;
+    let text = String::from_utf8(bytes)
+        .ok()
+        .filter(|t| !t.contains('\0'))?;
+    let rest = text.trim_start_matches(['/', '\\']);
+    if text.starts_with('/') && text.len() - rest.len() > 1 {
+        Some(format!("/{rest}"))
+    } else {
+        Some(text)
+    }
 }
 
 /// Reads the body to its end as the test application does. `Ok(Ok(n))`: `n` bytes read.

@@ -8,6 +8,9 @@
 //!   After it, the server serves the next request as if nothing happened.
 //! * Every limit is checked at its edge: a request exactly at the limit passes, one byte (or one
 //!   field) more is refused — with the real defaults, and with a small configured `Limits`.
+//! * Bytes that can never become a request (a TLS handshake, a method with a `@` in it) are
+//!   refused as they arrive, not after waiting for a line end — shown in memory, with a reader
+//!   that fails if asked for more, and over a socket.
 //! * The old and odd corners: HTTP/0.9 (the body alone, no status line), `HEAD` (headers only),
 //!   bare-LF line ends, an empty line before the request line.
 //! * Client bytes never reach the log raw: an escape character is logged as `\x1b`, and one
@@ -192,10 +195,19 @@ fn double_space_in_the_request_line_is_400() {
 
 #[test]
 fn a_method_that_is_not_a_token_is_400() {
+    // Refused at the "@", before the rest of the line is read: the message quotes what had
+    // arrived, and the access log has "-" for a request line it never saw whole.
     let server = common::start(hello);
     let raw = b"G@T / HTTP/1.0\r\n\r\n";
-    let message = assert_refused(&server, raw, BAD_REQUEST, READ_REQUEST, "G@T / HTTP/1.0");
-    assert_names(&message, &["\"G@T / HTTP/1.0\"", "method must be a token"]);
+    let message = assert_refused(&server, raw, BAD_REQUEST, READ_REQUEST, "-");
+    assert_names(
+        &message,
+        &[
+            "\"G@\"",
+            "method must be a token",
+            "'@' cannot be part of one",
+        ],
+    );
 }
 
 #[test]
@@ -331,19 +343,280 @@ fn a_host_that_is_not_a_host_is_400() {
 }
 
 #[test]
-fn a_request_line_that_is_not_utf8_is_400() {
-    // The byte that is not UTF-8 is shown escaped as \xff, in the message and in the access
-    // line alike: nothing about the request is lost from the log.
+fn an_absolute_form_authority_that_would_be_a_bad_host_header_is_400() {
+    // The authority takes the place of Host and becomes HTTP_HOST (RFC 9112 §3.2.2), so a
+    // value refused in a Host header is refused here too — and userinfo and an empty host,
+    // which RFC 9110 §4.2.4 and §4.2.1 rule out for http URIs, are named in the message.
     let server = common::start(hello);
-    let raw = b"GET /\xff HTTP/1.0\r\n\r\n";
-    let message = assert_refused(
-        &server,
-        raw,
-        BAD_REQUEST,
-        READ_REQUEST,
-        "GET /\\xff HTTP/1.0",
+    for (authority, why) in [
+        ("evil.example@good.example", "has userinfo"),
+        ("user:secret@example.org", "has userinfo"),
+        ("", "has no host"),
+        (":8000", "has no host"),
+        ("[]:80", "has no host"),
+        ("a.example:80x", "is not a host with an optional port"),
+        ("[::1", "is not a host with an optional port"),
+        ("a.example:80:80", "is not a host with an optional port"),
+    ] {
+        let line = format!("GET http://{authority}/x HTTP/1.1");
+        let raw = format!("{line}\r\nHost: good.example\r\n\r\n");
+        let message = assert_refused(&server, raw.as_bytes(), BAD_REQUEST, READ_REQUEST, &line);
+        assert_names(
+            &message,
+            &[&format!("the target's authority \"{authority}\" {why}")],
+        );
+    }
+    // The same values in a Host header: refused as well (an empty Host is allowed by RFC 9112
+    // §3.2, but not an http URI with an empty host).
+    for authority in ["evil.example@good.example", "a.example:80x", "[::1"] {
+        let raw = format!("GET / HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        assert_eq!(
+            server.request(raw.as_bytes()).status,
+            400,
+            "Host: {authority}"
+        );
+    }
+    // An empty path is fine ("/"); so is a host in brackets and a port.
+    for target in [
+        "http://example.org",
+        "http://[::1]:8000?q",
+        "https://a.example:443/",
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_ok(&server.request(raw.as_bytes()));
+    }
+}
+
+#[test]
+fn a_byte_that_is_not_ascii_in_the_target_is_400() {
+    // A URI is ASCII (RFC 3986 §2): a byte above 0x7F must come percent-encoded, even when it
+    // is part of valid UTF-8, and the server does not encode it for the client ("SHOULD NOT
+    // attempt to autocorrect", RFC 9112 §3). A byte that is not UTF-8 is shown escaped as \xff,
+    // in the message and in the access line alike: nothing about the request is lost from the
+    // log.
+    for (raw, logged, byte) in [
+        (
+            &b"GET /\xff HTTP/1.0\r\n\r\n"[..],
+            "GET /\\xff HTTP/1.0",
+            "0xff",
+        ),
+        (
+            "GET /café HTTP/1.0\r\n\r\n".as_bytes(),
+            "GET /café HTTP/1.0",
+            "0xc3",
+        ),
+        (
+            "GET /?q=é HTTP/1.0\r\n\r\n".as_bytes(),
+            "GET /?q=é HTTP/1.0",
+            "0xc3",
+        ),
+    ] {
+        let server = common::start(hello);
+        let message = assert_refused(&server, raw, BAD_REQUEST, READ_REQUEST, logged);
+        assert_names(
+            &message,
+            &[
+                &format!("\"{logged}\""),
+                &format!("the byte {byte}, which is not ASCII"),
+                "percent-encode it",
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_fragment_in_the_target_is_400() {
+    // RFC 9112 §3.2 has no fragment in a request target: a client keeps `#...` to itself.
+    let server = common::start(hello);
+    for target in ["/page#top", "/#", "/a?b#c", "http://example.org/x#y"] {
+        let line = format!("GET {target} HTTP/1.0");
+        let raw = format!("{line}\r\n\r\n");
+        let message = assert_refused(&server, raw.as_bytes(), BAD_REQUEST, READ_REQUEST, &line);
+        assert_names(&message, &[&format!("\"{line}\""), "fragment", "%23"]);
+    }
+}
+
+#[test]
+fn a_character_a_uri_cannot_hold_is_400_with_its_escape() {
+    // RFC 3986 allows only its own characters in a path and query; browsers send a few more
+    // as they are (the next test), and percent-encode the rest, which must come encoded.
+    let server = common::start(hello);
+    for (target, shown, escape) in [
+        ("/a\"b", "'\"'", "%22"),
+        ("/a<b>", "'<'", "%3C"),
+        ("/?q=>", "'>'", "%3E"),
+    ] {
+        let line = format!("GET {target} HTTP/1.0");
+        let raw = format!("{line}\r\n\r\n");
+        let message = assert_refused(&server, raw.as_bytes(), BAD_REQUEST, READ_REQUEST, &line);
+        assert_names(
+            &message,
+            &[
+                &format!("the target contains {shown}"),
+                &format!("percent-encode it, as {escape}"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn the_characters_browsers_send_unencoded_are_accepted() {
+    // RFC 3986 leaves out [ ] ^ | { } \ and `, but a browser following the WHATWG URL Standard
+    // sends them as they are (a link to /a|b, a query ?q={x}); refusing them would turn a
+    // plain link into a 400. They reach the application unchanged.
+    let server = common::start(rgiref::demo::demo_app);
+    for target in ["/a|b^c", "/x?q={x}&a[]=1&b=`c`", "/?a\\b"] {
+        let response = server.request(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes());
+        assert_eq!(response.status, 200, "{target}: {}", response.body_text());
+        let environ = common::demo_environ(&response.body_text());
+        assert_eq!(environ["REQUEST_URI"], format!("{target:?}"), "{target}");
+    }
+}
+
+#[test]
+fn every_character_rfc_3986_allows_in_a_target_is_accepted() {
+    // unreserved, sub-delims, ":", "@", "/", "?" and "%" in the path and query; "[" "]" in an
+    // absolute-form authority, around an IPv6 address.
+    let server = common::start(hello);
+    for target in [
+        "/AZaz09-._~!$&'()*+,;=:@/x?AZaz09-._~!$&'()*+,;=:@/?%zz",
+        "http://[::1]:8000/a?b",
+        "HTTP://Example.ORG:80/",
+    ] {
+        let response = server.request(format!("GET {target} HTTP/1.0\r\n\r\n").as_bytes());
+        assert_ok(&response);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes that cannot become a request are refused as they arrive, without waiting for a line end.
+
+/// The TLS record a browser or `curl https://…` sends first: a handshake (0x16), TLS 1.0
+/// record version, a length, and the start of a ClientHello. It holds no line feed.
+const CLIENT_HELLO: &[u8] = b"\x16\x03\x01\x00\xa5\x01\x00";
+
+/// In memory: a `BufRead` that hands out `bytes`, then fails the next time more are asked
+/// for — the way to prove the parser decided from those bytes alone, without waiting.
+struct ThenFails {
+    bytes: &'static [u8],
+    consumed: usize,
+}
+
+impl std::io::Read for ThenFails {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::io::BufRead::fill_buf(self)?.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.bytes[self.consumed..self.consumed + n]);
+        self.consumed += n;
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for ThenFails {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        match &self.bytes[self.consumed..] {
+            [] => Err(std::io::Error::other(
+                "asked for more bytes than the client sent",
+            )),
+            rest => Ok(rest),
+        }
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.consumed += amount;
+    }
+}
+
+/// What `read_request_head` makes of `bytes` when no more ever arrive.
+fn head_from(
+    bytes: &'static [u8],
+) -> Result<rgiref::http::RequestHead, rgiref::http::RequestError> {
+    let mut reader = ThenFails { bytes, consumed: 0 };
+    rgiref::http::read_request_head(&mut reader, &Limits::default())
+}
+
+fn refusal_of(bytes: &'static [u8]) -> rgiref::http::Refusal {
+    match head_from(bytes) {
+        Err(rgiref::http::RequestError {
+            problem: rgiref::http::Problem::Refused(refusal),
+            ..
+        }) => refusal,
+        other => panic!("{bytes:?}: expected a refusal without more bytes, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_tls_client_hello_is_refused_without_waiting_for_more_bytes() {
+    let refusal = refusal_of(CLIENT_HELLO);
+    assert_eq!(refusal.status.code, 400);
+    assert_names(
+        &refusal.message,
+        &["\"\\x16\"", "TLS handshake", "use http:// not https://"],
     );
-    assert_names(&message, &["not ASCII or UTF-8", "\"GET /\\xff HTTP/1.0\""]);
+    // The same after the empty lines RFC 9112 §2.2 lets a client send first.
+    let refusal = refusal_of(b"\r\n\n\x16\x03\x01");
+    assert_names(&refusal.message, &["use http:// not https://"]);
+}
+
+#[test]
+fn a_byte_no_method_can_hold_is_refused_without_waiting_for_more_bytes() {
+    // RFC 9110 §5.6.2: a method is a token. Each of these ends the request at its bad byte.
+    for (bytes, quoted, why) in [
+        (&b"G@"[..], "\"G@\"", "'@' cannot be part of one"),
+        (
+            b"GET\t/",
+            "\"GET\\x09\"",
+            "the byte 0x09 cannot be part of one",
+        ),
+        (
+            b"\xc3\xa9",
+            "\"\\xc3\"",
+            "the byte 0xc3 cannot be part of one",
+        ),
+        (b" GET", "\" \"", "starts with a space"),
+        (b"GE\rT", "\"GE\\x0dT\"", "CR that is not followed by LF"),
+        (b"\r\r", "\"\\x0d\\x0d\"", "CR that is not followed by LF"),
+    ] {
+        let refusal = refusal_of(bytes);
+        assert_eq!(refusal.status.code, 400, "{bytes:?}");
+        assert_names(&refusal.message, &[quoted, why]);
+    }
+}
+
+#[test]
+fn bytes_that_can_still_become_a_request_are_waited_for() {
+    // The other side of the edge: a method so far, empty lines, or a request line cut short
+    // after its method — the parser must ask for more (and here it gets an error instead).
+    for bytes in [&b"GE"[..], b"\r\n\r\nGET", b"\n", b"\r", b"GET /x HTTP/1."] {
+        match head_from(bytes) {
+            Err(error) if matches!(error.problem, rgiref::http::Problem::Io(_)) => {}
+            other => panic!("{bytes:?}: expected the parser to wait, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_tls_client_hello_gets_its_400_at_once_over_a_socket() {
+    // The client sends the ClientHello and then waits, as a TLS client does, with no line feed
+    // sent. The head deadline is 30 s and our read timeout 5 s: a server that waited for a line
+    // end would make this read time out.
+    let server = common::start_with(hello, |config| {
+        config.timeouts.request_head = std::time::Duration::from_secs(30);
+    });
+    let mut client = common::connect(server.addr);
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    client.write_all(CLIENT_HELLO).unwrap();
+    let response = common::read_response(&mut client);
+    assert_eq!(response.status_line, "HTTP/1.0 400 Bad Request");
+    assert_names(
+        &response.body_text(),
+        &["TLS handshake", "use http:// not https://"],
+    );
+    drop(client);
+    assert_eq!(server.ping().status, 200);
+    let log = server.log_text();
+    assert!(log.contains("] \"-\" 400 "), "{log}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,7 +706,18 @@ fn an_identical_duplicate_content_length_is_accepted() {
 
 #[test]
 fn a_content_length_that_is_not_a_whole_number_is_400() {
-    for value in ["abc", "-3", "+3", "3.0", "99999999999999999999"] {
+    // `3,` is not a list with an empty element to ignore: Content-Length is a number, not a
+    // list (RFC 9110 §8.6), so RFC 9112 §6.3 item 5's 400 applies (see `content_length`).
+    for value in [
+        "abc",
+        "-3",
+        "+3",
+        "3.0",
+        "99999999999999999999",
+        "3,",
+        ", 3",
+        "3,,3",
+    ] {
         let server = common::start(hello);
         let raw = format!("POST / HTTP/1.0\r\nContent-Length: {value}\r\n\r\n");
         let line = "POST / HTTP/1.0";
@@ -571,6 +855,31 @@ fn a_nul_escape_in_the_path_is_400() {
         "GET /a%00b HTTP/1.0",
     );
     assert_names(&message, &["\"/a%00b\"", "%00 (a NUL byte)"]);
+}
+
+#[test]
+fn a_path_that_is_not_utf8_once_decoded_is_400() {
+    // PATH_INFO is decoded once and must be text (src/percent.rs): a byte that is not UTF-8,
+    // or a character cut short, cannot become one. The same 400 as the raw bytes would get.
+    for (target, escapes) in [
+        ("/x%FFy", "\"%FF\""),
+        ("/caf%C3", "\"%C3\""),
+        ("/%E2%9C/ok", "\"%E2%9C\""),
+    ] {
+        let server = common::start(hello);
+        let line = format!("GET {target} HTTP/1.0");
+        let raw = format!("{line}\r\n\r\n");
+        let message = assert_refused(&server, raw.as_bytes(), BAD_REQUEST, BUILD_ENVIRON, &line);
+        assert_names(
+            &message,
+            &[
+                "bad path",
+                &format!("\"{target}\""),
+                "not UTF-8 once decoded",
+                escapes,
+            ],
+        );
+    }
 }
 
 #[test]
@@ -825,6 +1134,63 @@ fn a_head_request_refused_for_a_bad_header_gets_no_body() {
     let head = server.request(b"HEAD / HTTP/1.0\r\nNoColonHere\r\n\r\n");
     assert_eq!(head.status_line, "HTTP/1.0 400 Bad Request");
     assert_eq!(head.body_text(), "", "a response to HEAD carries no body");
+}
+
+#[test]
+fn a_head_request_gets_no_body_whatever_it_is_refused_for() {
+    // RFC 9110 §9.3.2: no content in a response to HEAD — also when the request line was too
+    // long to read whole (the reader knows the method from the space after it), when the
+    // header section broke a limit, and when the rest of the request line was bad. Each
+    // response has the headers the same refusal of a GET has, and the Content-Length of the
+    // page it would have had.
+    let long_target = format!("/{}", "a".repeat(70_000));
+    let cases = [
+        ("414", format!(" {long_target} HTTP/1.0\r\n\r\n")),
+        ("431", format!(" / HTTP/1.0\r\n{}\r\n", header_fields(101))),
+        (
+            "431",
+            format!(" / HTTP/1.0\r\n{}\r\n", header_section_of(65_537)),
+        ),
+        ("400", " /a\"b HTTP/1.0\r\n\r\n".to_owned()),
+        ("400", "  / HTTP/1.0\r\n\r\n".to_owned()),
+        ("400", " / HTTP/1.0\r\nNoColonHere\r\n\r\n".to_owned()),
+    ];
+    for (status, rest) in cases {
+        let server = common::start(hello);
+        let get = server.request(format!("GET{rest}").as_bytes());
+        let head = server.request(format!("HEAD{rest}").as_bytes());
+        let shown = String::from_utf8_lossy(&head.raw);
+        assert_eq!(
+            get.status.to_string(),
+            status,
+            "GET{}",
+            &rest[..rest.len().min(40)]
+        );
+        assert_eq!(head.status_line, get.status_line, "{shown}");
+        assert!(head.raw.ends_with(b"\r\n\r\n"), "{shown}");
+        assert_eq!(
+            head.body, b"",
+            "a response to HEAD carries no body: {shown}"
+        );
+        assert!(!get.body.is_empty());
+        assert_eq!(head.header("Content-Type"), get.header("Content-Type"));
+        // The length of the page a GET would get, where a quoted request line says HEAD.
+        let page = get.body_text().replace("\"GET ", "\"HEAD ");
+        let length = page.len().to_string();
+        assert_eq!(
+            head.header("Content-Length"),
+            Some(length.as_str()),
+            "{shown}"
+        );
+        // The access line counts the body bytes sent: none.
+        assert_eq!(server.ping().status, 200);
+        let access_line = format!("\" {status} 0");
+        assert!(
+            server.log.lines().iter().any(|l| l.ends_with(&access_line)),
+            "{}",
+            server.log_text()
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -474,6 +474,62 @@ fn no_continue_once_the_response_has_begun() {
 }
 
 #[test]
+fn empty_list_elements_in_expect_are_ignored() {
+    // RFC 9110 §5.6.1.2: a recipient ignores empty list elements. So `100-continue,` is a
+    // plain 100-continue (not a 417 for the "" after the comma)...
+    for value in ["100-continue,", ", 100-continue", "100-continue, ,"] {
+        let server = common::start(strict_app);
+        let mut client = common::connect(server.addr);
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: test\r\nExpect: {value}\r\nContent-Length: 5\r\n\r\n"
+        );
+        client.write_all(head.as_bytes()).unwrap();
+        assert_eq!(
+            read_interim(&mut client),
+            "HTTP/1.1 100 Continue\r\n\r\n",
+            "Expect: {value}"
+        );
+        client.write_all(b"hello").unwrap();
+        let response = common::read_response(&mut client);
+        assert_eq!(response.status, 200, "Expect: {value}: {}", show(&response));
+        assert_eq!(response.body_text(), "got \"hello\"");
+    }
+    // ...and an `Expect` with nothing in it asks for nothing: no interim response, no 417.
+    for value in ["", ",", " , "] {
+        let server = common::start(strict_app);
+        let raw = format!(
+            "POST / HTTP/1.1\r\nHost: test\r\nExpect:{value}\r\nContent-Length: 5\r\n\r\nhello"
+        );
+        let response = server.request(raw.as_bytes());
+        assert!(
+            response.raw.starts_with(b"HTTP/1.0 200 OK\r\n"),
+            "Expect:{value}: {}",
+            show(&response)
+        );
+        assert_eq!(response.body_text(), "got \"hello\"");
+    }
+}
+
+#[test]
+fn empty_list_elements_in_transfer_encoding_are_ignored() {
+    // RFC 9110 §5.6.1.2 again: `chunked,` is the one coding chunked, and the body is decoded.
+    // Two real codings are still two, and only chunked alone is supported.
+    for value in ["chunked,", ", chunked", " ,chunked, ,"] {
+        let server = common::start(strict_app);
+        let raw = format!(
+            "POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: {value}\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        );
+        let response = server.request(raw.as_bytes());
+        assert_eq!(response.status, 200, "{value:?}: {}", show(&response));
+        assert_eq!(response.body_text(), "got \"hello\"");
+    }
+    let server = common::start(strict_app);
+    let raw =
+        b"POST / HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked, , chunked\r\n\r\n0\r\n\r\n";
+    assert_eq!(server.request(raw).status, 501);
+}
+
+#[test]
 fn an_http_1_0_clients_expect_is_ignored() {
     let server = common::start(strict_app);
     let raw = b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello";

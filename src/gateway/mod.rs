@@ -70,6 +70,7 @@ mod status;
 pub use body::{Body, BodyKind};
 pub use environ::{value_from_bytes, Environ, Input, InputError};
 pub use errors::{ErrorSink, ErrorStream};
+pub(crate) use rules::is_tchar;
 pub use rules::{is_forbidden_in_value, is_hop_by_hop, is_token, HOP_BY_HOP};
 pub use start_response::{IntoHeaders, LegacyWrite, Responder, StartResponse, StartResponseError};
 pub use status::Status;

@@ -202,6 +202,7 @@ impl<R: BufRead> BodyReader<R> {
             ))),
             Err(LineError::Closed) => Err(self.ended_early()),
             Err(LineError::Io(error)) => Err(error),
+            Err(LineError::Refused(refusal)) => Err(invalid(refusal.message)),
         }
     }
 

@@ -6,15 +6,18 @@
 //!
 //! The rules, each with its reason:
 //!
-//! * `PATH_INFO` is the target's path, percent-decoded by `crate::percent::decode_path`
-//!   (which says how bytes that are not UTF-8 are kept); `QUERY_STRING` stays encoded, as CGI
-//!   requires (RFC 3875 §4.1.7). `SCRIPT_NAME` is empty: the application is mounted at `/`.
+//! * `PATH_INFO` is the target's path, percent-decoded exactly once by
+//!   `crate::percent::decode_path` (RFC 3875 §4.1.5: `/100%25` is `/100%`); a path that is not
+//!   UTF-8 once decoded, or holds `%00`, is refused with 400, and `REQUEST_URI` keeps the path
+//!   exactly as sent. `QUERY_STRING` stays encoded, as CGI requires (RFC 3875 §4.1.7).
+//!   `SCRIPT_NAME` is empty: the application is mounted at `/`.
 //! * A `PATH_INFO` starting with `//` is reduced to one `/`, as wsgiref does (gh-87389):
 //!   `//evil.com` would otherwise reach an application that may echo it into a `Location:`
 //!   header, and a browser reads `//evil.com` as another site. We check after decoding (so
 //!   `/%2Fevil.com` is caught; wsgiref checks before) and count `\` as a slash, as browsers do.
 //! * An absolute-form target (`GET http://host/path`) contributes its path and query, and its
-//!   host becomes `HTTP_HOST` whatever the `Host` header said (RFC 9112 §3.2.2).
+//!   host becomes `HTTP_HOST` whatever the `Host` header said (RFC 9112 §3.2.2). The request
+//!   parser has already refused an authority that would be refused as a `Host` header.
 //! * Each header `Foo-Bar` becomes `HTTP_FOO_BAR` (RFC 3875 §4.1.18); repeated headers are joined
 //!   with `,` as wsgiref does; `Content-Type` and `Content-Length` become `CONTENT_TYPE` and
 //!   `CONTENT_LENGTH` instead, and are present only when the request has them.

@@ -16,6 +16,7 @@
 //!
 //!   Request-Line   = Method SP Request-URI SP HTTP-Version CRLF        (§5.1; exactly one SP)
 //!   Method         = token                                             (§5.1.1; case-sensitive)
+//!   Request-URI    = origin-form / absolute-form / "*"      (RFC 9112 §3.2; RFC 3986's characters)
 //!   HTTP-Version   = "HTTP" "/" DIGIT "." DIGIT                        (RFC 9112 §2.3)
 //!   header-field   = field-name ":" OWS field-value OWS                (RFC 9112 §5)
 //!   field-name     = token           (no space before the colon: RFC 9112 §5.1)
@@ -23,6 +24,11 @@
 //!
 //! Line ends may be CRLF or a bare LF (RFC 9112 §2.2 allows accepting LF); a bare CR anywhere
 //! is refused, because some servers treat it as a line end and others do not.
+//!
+//! The start of the request line is checked as its bytes arrive, not once the line is whole: a
+//! byte that no method can hold ends the request at once with a 400 (a TLS handshake sent to
+//! this port gets "use http:// not https://" rather than a wait for a line end that never
+//! comes).
 //!
 //! Every limit is in [`Limits`], named, with its status code:
 //!
@@ -36,7 +42,7 @@
 use std::fmt;
 use std::io::{self, BufRead};
 
-use crate::gateway::{is_token, value_from_bytes, Status};
+use crate::gateway::{is_tchar, is_token, value_from_bytes, Status};
 use crate::log::quote;
 
 /// The limits on what a client may send, each checked at its edge: a request exactly at the
@@ -52,7 +58,8 @@ pub struct Limits {
     /// Bytes in the request line, not counting its line end (wsgiref's and http.server's
     /// limit). Empty lines before the request line count towards it too.
     pub max_request_line: usize,
-    /// Header fields in one request (http.server's `_MAXHEADERS`). Also applies to the
+    /// Header fields in one request: `http.client`'s `_MAXHEADERS`, which `http.server` uses
+    /// when it reads headers. Also applies to the
     /// trailer fields of a chunked body.
     pub max_header_fields: usize,
     /// Bytes of all header lines together, line ends included, not counting the empty line
@@ -168,13 +175,17 @@ pub enum Problem {
     Io(io::Error),
 }
 
-/// A failed read of a request head, with the request line if it got that far (for the log).
+/// A failed read of a request head, with what was learnt of the request before it failed.
 #[derive(Debug)]
 pub struct RequestError {
     /// What went wrong.
     pub problem: Problem,
-    /// The request line, if it was read.
+    /// The request line, if it was read (for the log).
     pub request_line: Option<String>,
+    /// The method, if the reader got as far as the space after it — even when the rest of the
+    /// line was too long (414) or bad. The server needs it to answer a refused `HEAD` request
+    /// without a body (RFC 9110 §9.3.2).
+    pub method: Option<String>,
 }
 
 impl fmt::Display for RequestError {
@@ -210,12 +221,16 @@ pub fn read_request_head(
     reader: &mut impl BufRead,
     limits: &Limits,
 ) -> Result<RequestHead, RequestError> {
+    // The method as soon as its SP has arrived: known to every error from then on.
+    let mut method_seen = None;
+    let line = read_request_line(reader, limits, &mut method_seen);
     let fail = |problem, line: Option<&str>| RequestError {
         problem,
         request_line: line.map(str::to_owned),
+        method: method_seen.clone(),
     };
 
-    let line = read_request_line(reader, limits).map_err(|p| fail(p, None))?;
+    let line = line.map_err(|p| fail(p, None))?;
     let (method, target, version) = match parse_request_line(&line) {
         Ok(parts) => parts,
         Err(refusal) => {
@@ -224,7 +239,7 @@ pub fn read_request_head(
             return Err(fail(Problem::Refused(refusal), Some(&printable)));
         }
     };
-    // The checks above guarantee the line is UTF-8 (ASCII, plus UTF-8 in the target).
+    // The checks above leave only ASCII in the line, so nothing is lost here.
     let request_line = String::from_utf8_lossy(&line).into_owned();
     let headers = if version == Version::HTTP_09 {
         Vec::new() // a Simple-Request has no headers: answer at once, don't wait for any
@@ -243,12 +258,20 @@ pub fn read_request_head(
     })
 }
 
-/// Reads the request line, skipping empty lines before it (RFC 9112 §2.2).
-fn read_request_line(reader: &mut impl BufRead, limits: &Limits) -> Result<Vec<u8>, Problem> {
+/// Reads the request line, skipping empty lines before it (RFC 9112 §2.2). Each line's start
+/// is checked as it arrives (see [`LineStart`]), and `method` is set as soon as it is known,
+/// whether or not the rest of the line turns out well.
+fn read_request_line(
+    reader: &mut impl BufRead,
+    limits: &Limits,
+    method: &mut Option<String>,
+) -> Result<Vec<u8>, Problem> {
     let mut budget = limits.max_request_line;
     loop {
-        let line = read_line(reader, budget)
-            .map_err(|e| e.into_problem(|| request_line_too_long(limits)))?;
+        let mut start = LineStart::default();
+        let line = read_line_checked(reader, budget, |bytes| start.check(bytes));
+        *method = start.method;
+        let line = line.map_err(|e| e.into_problem(|| request_line_too_long(limits)))?;
         if !line.bytes.is_empty() {
             return Ok(line.bytes);
         }
@@ -257,6 +280,73 @@ fn read_request_line(reader: &mut impl BufRead, limits: &Limits) -> Result<Vec<u
         budget = budget
             .checked_sub(line.consumed)
             .ok_or_else(|| Problem::Refused(request_line_too_long(limits)))?;
+    }
+}
+
+/// The start of a request line, checked byte by byte as the bytes arrive, before the line is
+/// complete. Until the first SP every byte must be one a method can hold (a `tchar`, RFC 9110
+/// §5.6.2) — or the CR of an empty line (RFC 9112 §2.2) — so bytes that can never become a
+/// request are refused at once. Without this, a TLS handshake sent to the HTTP port (it has no
+/// line feed) would wait for a line end until the head deadline, and then get a 408 that says
+/// nothing about what went wrong.
+#[derive(Default)]
+struct LineStart {
+    /// The line's bytes so far, up to and including the first SP.
+    seen: Vec<u8>,
+    /// The method, once the SP after it has arrived. From then on nothing is checked here: the
+    /// target and version are checked when the line is complete.
+    method: Option<String>,
+}
+
+impl LineStart {
+    /// Checks the next `bytes` of the line (never its line end).
+    fn check(&mut self, bytes: &[u8]) -> Result<(), Refusal> {
+        for &b in bytes {
+            if self.method.is_some() {
+                break;
+            }
+            self.check_byte(b)?;
+        }
+        Ok(())
+    }
+
+    fn check_byte(&mut self, b: u8) -> Result<(), Refusal> {
+        let after_cr = self.seen.last() == Some(&b'\r');
+        self.seen.push(b);
+        let first = self.seen.len() == 1;
+        match b {
+            // The LF that would make it a line end never gets here: this CR is a bare one.
+            _ if after_cr => Err(Refusal::bad_request(format!(
+                "a line contains a CR that is not followed by LF: {}",
+                quote(&self.seen)
+            ))),
+            b' ' if first => Err(self.refuse("it starts with a space, where the method must be")),
+            b' ' => {
+                let method = &self.seen[..self.seen.len() - 1];
+                self.method = Some(String::from_utf8_lossy(method).into_owned());
+                Ok(())
+            }
+            // The end of an empty line, or of a line that is only a method: both are decided
+            // once the LF has come.
+            b'\r' => Ok(()),
+            _ if is_tchar(b) => Ok(()),
+            // A TLS record starts with its type, and a handshake is type 22 (RFC 8446 §5.1).
+            0x16 if first => Err(self.refuse(
+                "0x16 is how a TLS handshake starts: this is an HTTP server; use http:// not https://",
+            )),
+            _ if b.is_ascii_graphic() => Err(self.refuse(&format!(
+                "the method must be a token, like GET, and {:?} cannot be part of one",
+                char::from(b)
+            ))),
+            _ => Err(self.refuse(&format!(
+                "the method must be a token, like GET, and the byte 0x{b:02x} cannot be part of one"
+            ))),
+        }
+    }
+
+    /// A 400 that quotes what has arrived of the line.
+    fn refuse(&self, why: &str) -> Refusal {
+        Refusal::bad_request(format!("bad request line: {} ({why})", quote(&self.seen)))
     }
 }
 
@@ -270,32 +360,33 @@ fn request_line_too_long(limits: &Limits) -> Refusal {
     )
 }
 
-/// Splits and checks a request line: `METHOD SP TARGET SP HTTP/x.y`, or `GET SP TARGET`.
+/// Splits and checks a request line: `METHOD SP TARGET SP HTTP/x.y`, or `GET SP TARGET`. Every
+/// part is ASCII once checked (a token, RFC 3986's characters, `HTTP/x.y`), so the parts come
+/// back as text.
 fn parse_request_line(line: &[u8]) -> Result<(String, String, Version), Refusal> {
     let bad_line =
         |why: &str| Refusal::bad_request(format!("bad request line: {} ({why})", quote(line)));
-    let text = std::str::from_utf8(line).map_err(|_| bad_line("it is not ASCII or UTF-8"))?;
-    let parts: Vec<&str> = text.split(' ').collect();
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
     let (method, target, version) = match parts.as_slice() {
         [method, target, version] => (*method, *target, parse_version(version, line)?),
         [method, target] => (*method, *target, Version::HTTP_09),
         _ => return Err(bad_line("it must be METHOD SP TARGET SP HTTP/x.y")),
     };
-    if !is_token(method) {
-        return Err(bad_line("the method must be a token, like GET"));
-    }
+    let method = std::str::from_utf8(method)
+        .ok()
+        .filter(|m| is_token(m))
+        .ok_or_else(|| bad_line("the method must be a token, like GET"))?;
     if version == Version::HTTP_09 && method != "GET" {
         return Err(bad_line("an HTTP/0.9 request can only be GET"));
     }
-    check_target(target, method).map_err(bad_line)?;
+    let target = check_target(target, method).map_err(|why| bad_line(&why))?;
     Ok((method.to_owned(), target.to_owned(), version))
 }
 
 /// `HTTP/DIGIT.DIGIT`. Major version 1 is what we speak; 2 and up is a different protocol.
-fn parse_version(version: &str, line: &[u8]) -> Result<Version, Refusal> {
-    let digits = version.strip_prefix("HTTP/").map(str::as_bytes);
-    let parsed = match digits {
-        Some([major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9']) => Version {
+fn parse_version(version: &[u8], line: &[u8]) -> Result<Version, Refusal> {
+    let parsed = match version {
+        [b'H', b'T', b'T', b'P', b'/', major @ b'0'..=b'9', b'.', minor @ b'0'..=b'9'] => Version {
             major: major - b'0',
             minor: minor - b'0',
         },
@@ -309,29 +400,150 @@ fn parse_version(version: &str, line: &[u8]) -> Result<Version, Refusal> {
     match parsed.major {
         1 => Ok(parsed),
         0 => Err(Refusal::bad_request(format!(
-            "bad HTTP version {version:?}: an HTTP/0.9 request has no version on its request line"
+            "bad HTTP version \"{parsed}\": an HTTP/0.9 request has no version on its request line"
         ))),
         _ => Err(Refusal::new(
             Status::HTTP_VERSION_NOT_SUPPORTED,
-            format!("{version} is not supported; this server speaks HTTP/1.0 (and understands 1.1 requests)"),
+            format!("{parsed} is not supported; this server speaks HTTP/1.0 (and understands 1.1 requests)"),
         )),
     }
 }
 
-/// The request target (RFC 9112 §3.2): origin-form `/path?query`, absolute-form
-/// `http://host/path` (which a server must accept, §3.2.2), or `*` for `OPTIONS`.
-fn check_target(target: &str, method: &str) -> Result<(), &'static str> {
-    if target.bytes().any(|b| b.is_ascii_control()) {
-        return Err("the target contains a control character");
+/// The request target (RFC 9112 §3.2), in a form a server must accept, made of the characters
+/// of RFC 3986 — and the few more that browsers send as they are:
+///
+/// ```text
+///   origin-form   = absolute-path [ "?" query ]     /where?q=now
+///   absolute-form = absolute-URI                    http://www.example.org/pub?q=1   (§3.2.2)
+///   asterisk-form = "*"                             OPTIONS only                     (§3.2.4)
+///
+///   characters    = unreserved / sub-delims / ":" / "@" / "/" / "?" / "%"   (RFC 3986 §2, §3.3)
+///   unreserved    = ALPHA / DIGIT / "-" / "." / "_" / "~"
+///   sub-delims    = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="
+///   and, as browsers send them: "[" "]" "^" "|" "{" "}" "\" "`"
+/// ```
+///
+/// No `#`: a fragment is the client's own and is never sent. Every other byte — a control
+/// character, `"`, `<`, `>`, any byte that is not ASCII (even valid UTF-8) — must come
+/// percent-encoded. We refuse rather than encode it ourselves: "A recipient SHOULD NOT attempt
+/// to autocorrect" an invalid request line (RFC 9112 §3), because a target that two programs
+/// repair differently is how a request gets past a filter. Browsers and client libraries
+/// encode all of these.
+///
+/// The eight extras are the exception we chose on purpose. RFC 3986 leaves them out, but a
+/// browser following the WHATWG URL Standard sends them unencoded (`/a|b`, `?q={x}`), and
+/// nginx and Apache accept them; refusing them would answer a plain link in a page with 400.
+/// They reach the application unchanged, in `REQUEST_URI` and `QUERY_STRING`, and in
+/// `PATH_INFO` as they are.
+///
+/// Returns the target as text: every byte left is ASCII.
+fn check_target<'t>(target: &'t [u8], method: &str) -> Result<&'t str, String> {
+    if target.iter().any(|b| b.is_ascii_control()) {
+        return Err("the target contains a control character".into());
     }
-    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
-    let absolute = lower.starts_with("http://") || lower.starts_with("https://");
-    match target {
-        "*" if method == "OPTIONS" => Ok(()),
-        "*" => Err("the target * is only for OPTIONS"),
-        _ if target.starts_with('/') || absolute => Ok(()),
-        _ => Err("the target must start with / (or be an absolute http:// URL)"),
+    if let Some(&b) = target.iter().find(|b| !b.is_ascii()) {
+        return Err(format!(
+            "the target contains the byte 0x{b:02x}, which is not ASCII: percent-encode it, as %{b:02X}"
+        ));
     }
+    if target.contains(&b'#') {
+        return Err("the target contains \"#\": a fragment stays in the client and is never sent (a # that is part of the path is sent as %23)".into());
+    }
+    // All ASCII, checked just above.
+    let text = std::str::from_utf8(target).map_err(|_| "the target is not ASCII".to_owned())?;
+    let path_and_query = match target_form(text) {
+        TargetForm::Asterisk if method == "OPTIONS" => return Ok(text),
+        TargetForm::Asterisk => return Err("the target * is only for OPTIONS".into()),
+        TargetForm::Origin => text,
+        TargetForm::Absolute { authority, rest } => {
+            check_authority(authority)?;
+            rest
+        }
+        TargetForm::Other => {
+            return Err("the target must start with / (or be an absolute http:// URL)".into())
+        }
+    };
+    match path_and_query.bytes().find(|&b| !is_uri_char(b)) {
+        Some(b) => Err(not_a_uri_char(b)),
+        None => Ok(text),
+    }
+}
+
+/// An absolute-form target's authority takes the place of `Host` (RFC 9112 §3.2.2) and
+/// becomes `HTTP_HOST`, so it passes the same check, [`is_valid_host`]: `uri-host [ ":" port ]`.
+/// Two things a `Host` header cannot hold are refused by name: userinfo (`user@`), which a
+/// sender "MUST NOT generate" in an http URI and a recipient should treat as an error (RFC 9110
+/// §4.2.4) — `http://good.example@evil.example/` reads as a visit to the first and goes to the
+/// second — and an empty host, which a recipient "MUST reject" (RFC 9110 §4.2.1).
+fn check_authority(authority: &str) -> Result<(), String> {
+    let quoted = quote(authority.as_bytes());
+    if authority.contains('@') {
+        return Err(format!(
+            "the target's authority {quoted} has userinfo (a part before @), which an http URI must not have"
+        ));
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(literal) => literal.split(']').next(),
+        None => authority.split(':').next(),
+    };
+    if host.unwrap_or("").is_empty() {
+        return Err(format!("the target's authority {quoted} has no host"));
+    }
+    if !is_valid_host(authority) {
+        return Err(format!(
+            "the target's authority {quoted} is not a host with an optional port"
+        ));
+    }
+    Ok(())
+}
+
+fn not_a_uri_char(b: u8) -> String {
+    format!(
+        "the target contains {:?}, which a URI cannot hold as it is: percent-encode it, as %{b:02X}",
+        char::from(b)
+    )
+}
+
+/// The forms of a request target this server accepts (RFC 9112 §3.2), and `Other`.
+enum TargetForm<'t> {
+    Origin,
+    Absolute { authority: &'t str, rest: &'t str },
+    Asterisk,
+    Other,
+}
+
+/// Which form `target` has. An absolute-form target is split into its authority (after
+/// `http://` or `https://`, in any case, up to the first `/` or `?`) and the rest.
+fn target_form(target: &str) -> TargetForm<'_> {
+    if target == "*" {
+        return TargetForm::Asterisk;
+    }
+    if target.starts_with('/') {
+        return TargetForm::Origin;
+    }
+    let after_scheme = ["http://", "https://"].iter().find_map(|scheme| {
+        let prefix = target.get(..scheme.len())?;
+        prefix
+            .eq_ignore_ascii_case(scheme)
+            .then(|| &target[scheme.len()..])
+    });
+    match after_scheme {
+        Some(rest) => {
+            let (authority, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+            TargetForm::Absolute { authority, rest }
+        }
+        None => TargetForm::Other,
+    }
+}
+
+/// A character RFC 3986 allows as it is in a path or query: see [`check_target`].
+fn is_uri_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) || is_browser_extra(b)
+}
+
+/// The characters RFC 3986 leaves out that browsers send unencoded (see `check_target`).
+fn is_browser_extra(b: u8) -> bool {
+    b"[]^|{}\\`".contains(&b)
 }
 
 /// Reads header lines until the empty line that ends them.
@@ -521,7 +733,9 @@ fn transfer_coding(head: &RequestHead, has_length: bool) -> Result<Framing, Refu
             "Transfer-Encoding {codings:?} in an HTTP/1.0 request"
         )));
     }
-    if codings.trim().eq_ignore_ascii_case("chunked") {
+    // Chunked and nothing else, empty list elements ignored (RFC 9110 §5.6.1.2).
+    let elements: Vec<&str> = list_elements(head, "Transfer-Encoding").collect();
+    if matches!(elements[..], [only] if only.eq_ignore_ascii_case("chunked")) {
         return Ok(Framing::Chunked);
     }
     Err(Refusal::new(
@@ -531,6 +745,14 @@ fn transfer_coding(head: &RequestHead, has_length: bool) -> Result<Framing, Refu
 }
 
 /// All `Content-Length` values must be the same whole number (RFC 9112 §6.3 item 5).
+///
+/// `Content-Length` is not a list field — its grammar is `1*DIGIT` (RFC 9110 §8.6) — so the
+/// rule that empty list elements are ignored (§5.6.1.2) does not apply to it. §8.6 lets a
+/// recipient accept the same number repeated as a list (`3, 3`, what a proxy joining two lines
+/// makes), and we do; but `3,` or `, 3` is neither a number nor such a list. It is an invalid
+/// `Content-Length`, which RFC 9112 §6.3 item 5 says a server MUST answer with 400. Strict on
+/// purpose: the body's length is where a lenient server behind a strict proxy (or the reverse)
+/// disagrees about where one request ends and the next begins.
 fn content_length(head: &RequestHead) -> Result<u64, Refusal> {
     let mut length = None;
     for value in head.header_values("Content-Length") {
@@ -556,17 +778,14 @@ fn content_length(head: &RequestHead) -> Result<u64, Refusal> {
 
 /// True if the client asked for `100 Continue` before sending its body (RFC 9110 §10.1.1).
 /// An HTTP/1.0 client's `Expect` is ignored, as that section requires; any expectation other
-/// than `100-continue` (in any of the `Expect` fields) gets 417.
+/// than `100-continue` (in any of the `Expect` fields) gets 417. Empty list elements are no
+/// expectation: `Expect:` asks for nothing, and `Expect: 100-continue,` for `100-continue`.
 pub fn expects_continue(head: &RequestHead) -> Result<bool, Refusal> {
     if head.version < Version::HTTP_11 {
         return Ok(false);
     }
     let mut wants_continue = false;
-    for expectation in head
-        .header_values("Expect")
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-    {
+    for expectation in list_elements(head, "Expect") {
         if !expectation.eq_ignore_ascii_case("100-continue") {
             let message = format!("unsupported expectation {expectation:?} (only 100-continue is)");
             return Err(Refusal::new(Status::EXPECTATION_FAILED, message));
@@ -574,6 +793,18 @@ pub fn expects_continue(head: &RequestHead) -> Result<bool, Refusal> {
         wants_continue = true;
     }
     Ok(wants_continue)
+}
+
+/// The elements of the list field `name` (RFC 9110 §5.6.1): the values of all its lines, split
+/// at commas, whitespace trimmed. Empty elements are skipped: a recipient "MUST parse and
+/// ignore a reasonable number of empty list elements" (§5.6.1.2), so `chunked,` and `, chunked`
+/// are each the one element `chunked`. (No quoted strings with commas in them: neither field
+/// read this way has one that we accept.)
+fn list_elements<'h>(head: &'h RequestHead, name: &'h str) -> impl Iterator<Item = &'h str> + 'h {
+    head.header_values(name)
+        .flat_map(|value| value.split(','))
+        .map(|element| element.trim_matches([' ', '\t']))
+        .filter(|element| !element.is_empty())
 }
 
 /// One line read by [`read_line`]: its bytes without the line end, and how many bytes it used.
@@ -592,6 +823,9 @@ pub(crate) enum LineError {
     Closed,
     /// Reading failed.
     Io(io::Error),
+    /// The check given to [`read_line_checked`] refused a byte. ([`read_line`] checks
+    /// nothing, so it never returns this.)
+    Refused(Refusal),
 }
 
 impl LineError {
@@ -606,6 +840,7 @@ impl LineError {
             LineError::Closed => Problem::Closed,
             LineError::Io(error) if is_timeout(&error) => Problem::TimedOut,
             LineError::Io(error) => Problem::Io(error),
+            LineError::Refused(refusal) => Problem::Refused(refusal),
         }
     }
 }
@@ -622,6 +857,18 @@ pub(crate) fn is_timeout(error: &io::Error) -> bool {
 /// Reads one line ending in LF (with or without CR before it) of at most `max` bytes, never
 /// holding more than `max + 2` bytes of it: a client cannot make us buffer an endless line.
 pub(crate) fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Line, LineError> {
+    read_line_checked(reader, max, |_| Ok(()))
+}
+
+/// [`read_line`], showing each byte of the line to `check` as soon as `fill_buf` returns it —
+/// before the line end has come — and stopping at once if `check` refuses. Only the bytes the
+/// line may hold (`max`, and one more for a CR) are shown, so whether a line is refused for a
+/// byte or for its length never depends on how its bytes were split into reads.
+fn read_line_checked(
+    reader: &mut impl BufRead,
+    max: usize,
+    mut check: impl FnMut(&[u8]) -> Result<(), Refusal>,
+) -> Result<Line, LineError> {
     let mut bytes = Vec::new();
     let mut consumed = 0;
     loop {
@@ -636,7 +883,9 @@ pub(crate) fn read_line(reader: &mut impl BufRead, max: usize) -> Result<Line, L
         let newline = available.iter().position(|&b| b == b'\n');
         let take = newline.unwrap_or(available.len());
         // +1: a CR before the LF is part of the line end, not of the line.
-        if bytes.len() + take > max.saturating_add(1) {
+        let room = max.saturating_add(1).saturating_sub(bytes.len());
+        check(&available[..take.min(room)]).map_err(LineError::Refused)?;
+        if take > room {
             return Err(LineError::TooLong);
         }
         bytes.extend_from_slice(&available[..take]);
@@ -699,6 +948,27 @@ mod tests {
         assert!(parse("OPTIONS * HTTP/1.0\r\n\r\n").is_ok());
         assert!(parse("GET http://example.org/x HTTP/1.0\r\n\r\n").is_ok());
         assert!(refused("GET /\rx HTTP/1.0\r\n\r\n").message.contains("CR"));
+    }
+
+    #[test]
+    fn the_method_is_known_from_the_space_after_it() {
+        let limits = Limits {
+            max_request_line: 10,
+            ..Limits::default()
+        };
+        let method = |text: &str| {
+            let error = read_request_head(&mut text.as_bytes(), &limits).unwrap_err();
+            error.method
+        };
+        assert_eq!(
+            method("HEAD /too/long HTTP/1.0\r\n\r\n"),
+            Some("HEAD".into())
+        );
+        assert_eq!(method("\r\nHEAD  / HTTP/1.0\r\n\r\n"), Some("HEAD".into()));
+        assert_eq!(method("GET / HTTP/1.0\r\nA\r\n\r\n"), Some("GET".into()));
+        assert_eq!(method("HEADHEADHEADHEAD / HTTP/1.0\r\n\r\n"), None); // too long first
+        assert_eq!(method("HEAD"), None); // no space yet
+        assert_eq!(method("HE@D / HTTP/1.0\r\n\r\n"), None);
     }
 
     #[test]
@@ -786,6 +1056,17 @@ mod tests {
             Ok(Framing::Chunked)
         );
         assert_eq!(
+            framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\nTransfer-Encoding: chunked,\r\n\r\n"),
+            Ok(Framing::Chunked)
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3,\r\n\r\n")
+                .unwrap_err()
+                .status
+                .code,
+            400
+        );
+        assert_eq!(
             framing("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n")
                 .unwrap_err()
                 .status
@@ -817,6 +1098,14 @@ mod tests {
         );
         assert_eq!(
             expect("PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n"),
+            Ok(false)
+        );
+        assert_eq!(
+            expect("PUT / HTTP/1.1\r\nHost: x\r\nExpect: ,100-continue,\r\n\r\n"),
+            Ok(true)
+        );
+        assert_eq!(
+            expect("PUT / HTTP/1.1\r\nHost: x\r\nExpect:\r\nExpect: , \r\n\r\n"),
             Ok(false)
         );
         assert_eq!(

@@ -198,7 +198,7 @@ impl<'s> Connection<'s> {
         reader.get_mut().set_limit(Limit::Deadline(
             accepted + self.config.timeouts.request_head,
         ));
-        let head = match self.read_head() {
+        let head = match read_head(reader, self.config) {
             Ok(head) => head,
             Err(error) => return self.refuse_unreadable(error),
         };
@@ -265,34 +265,14 @@ impl<'s> Connection<'s> {
         }
     }
 
-    /// Reads the request head; with an observer, records its bytes exactly as they arrive.
-    fn read_head(&mut self) -> Result<RequestHead, RequestError> {
-        let Some(reader) = self.reader.as_mut() else {
-            return Err(RequestError {
-                problem: Problem::Closed,
-                request_line: None,
-            });
-        };
-        let Some(observer) = &self.config.observer else {
-            return read_request_head(reader, &self.config.limits);
-        };
-        let mut recorder = Recorder::new(reader);
-        let head = read_request_head(&mut recorder, &self.config.limits);
-        observer.event(&Event::HeadReceived {
-            raw: recorder.recorded(),
-        });
-        head
-    }
-
     /// Answers a request whose head could not be read.
     fn refuse_unreadable(&mut self, error: RequestError) {
         let line = error.request_line.as_deref();
-        // The head failed after its request line was read, so we may know the method: a HEAD
-        // request's refusal must not have a body either (RFC 9110 §9.3.2).
-        let method = match line {
-            Some(line) if line.starts_with("HEAD ") => "HEAD",
-            _ => "",
-        };
+        // The reader knows the method once it has seen the space after it, even if the rest of
+        // the line was too long or bad: a HEAD request's refusal must not have a body either
+        // (RFC 9110 §9.3.2).
+        let method = error.method.clone().unwrap_or_default();
+        let method = method.as_str();
         match error.problem {
             Problem::Refused(refusal) => {
                 self.answer_refusal(Stage::ReadRequest, line, method, Version::HTTP_10, refusal)
@@ -675,6 +655,19 @@ impl RequestBody {
         };
         Some(drained)
     }
+}
+
+/// Reads the request head; with an observer, records its bytes exactly as they arrive.
+fn read_head(reader: &mut ConnReader, config: &Config) -> Result<RequestHead, RequestError> {
+    let Some(observer) = &config.observer else {
+        return read_request_head(reader, &config.limits);
+    };
+    let mut recorder = Recorder::new(reader);
+    let head = read_request_head(&mut recorder, &config.limits);
+    observer.event(&Event::HeadReceived {
+        raw: recorder.recorded(),
+    });
+    head
 }
 
 /// What the application's [`Input`] reads through.

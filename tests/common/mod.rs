@@ -109,6 +109,28 @@ pub fn request(addr: SocketAddr, raw: &[u8]) -> Response {
     read_response(&mut stream)
 }
 
+/// Percent-decodes `text` (RFC 3986 §2.1): the tests' own decoder, written separately from the
+/// server's so that each checks the other. `None` for a `%` without two hex digits after it.
+pub fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None; // from_str_radix would take "+1"
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
 /// `GET path HTTP/1.0` to `addr`, and the whole response.
 pub fn get_and_read(addr: SocketAddr, path: &str) -> Response {
     request(addr, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
