@@ -304,8 +304,8 @@ const WRITE_BUFFER: usize = 16 * 1024;
 ///
 /// The bytes collect in `pending` and go out at each flush, so a small response — head and
 /// body — is one `write` on the pipe; a block bigger than the buffer goes straight through.
-/// A web server copes with any number of writes, but it reads the head before it can answer
-/// anything, and one write gives it the head and the body at once.
+/// A web server copes with any number of writes; one is the least work for both processes,
+/// and gives the web server the head and the body in one read.
 struct StdoutTransport<W> {
     stdout: W,
     head_style: HeadStyle<'static>,
@@ -406,10 +406,10 @@ fn os_bytes(text: OsString) -> Vec<u8> {
 
 /// Standard input and output without std's buffers, which would each break a promise above:
 /// `Stdin` reads ahead in 8 KiB blocks, past the body (RFC 3875 §4.2: the program "MUST NOT
-/// attempt to read more than CONTENT_LENGTH bytes"), and `Stdout` is line-buffered, so a
-/// response would leave in one write per line. On Unix we write to a duplicate of each file
-/// descriptor instead, a plain `File`; if that fails, and on other systems, std's own handles
-/// are used.
+/// attempt to read more than CONTENT_LENGTH bytes"), and `Stdout` is line-buffered, holding
+/// back whatever follows the last newline until a flush, so one response could leave in two
+/// writes. On Unix we read and write a duplicate of each file descriptor instead, a plain
+/// `File`; if that fails, and on other systems, std's own handles are used.
 #[cfg(unix)]
 fn unbuffered_stdio() -> (Box<dyn Read>, Box<dyn Write>) {
     use std::fs::File;
