@@ -73,7 +73,8 @@ fn main() -> ExitCode {
 }
 
 /// True when a web server started us as a CGI program: it sets `GATEWAY_INTERFACE`
-/// (RFC 3875 §4.1.4), and a shell does not. Like flup, the binary then falls back to CGI.
+/// (RFC 3875 §4.1.4), and a shell does not. (flup falls back to CGI too, though it decides by
+/// finding that standard input is not a FastCGI socket.)
 fn started_as_cgi() -> bool {
     std::env::var_os("GATEWAY_INTERFACE").is_some()
 }
