@@ -52,6 +52,8 @@
 //!    over a small `Transport` trait.
 //! 3. [`http`] — request parsing, with the grammar drawn next to the code.
 //! 4. [`server`] — the blocking accept loop, the timeouts, and why one slow client blocks all.
+//! 5. [`cgi`] — behind a web server: the CGI meta-variables, and [`cgi::run`], a CGI program
+//!    over the same engine.
 //!
 //! ## Hello world
 //!

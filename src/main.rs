@@ -16,6 +16,13 @@
 //!
 //! Every mistake on the command line (a bad flag, a bad address, a port in use) is one line on
 //! standard error and exit code 2 — never a panic.
+//!
+//! Started by a web server as a CGI program (`GATEWAY_INTERFACE` is set), the binary answers
+//! that one request with the demo application instead, through `rgiref::cgi::run`:
+//!
+//! ```text
+//!   GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET QUERY_STRING=x=1 target/debug/rgiref
+//! ```
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -47,6 +54,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if started_as_cgi() {
+        return run_as_cgi();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     match parse_args(&args) {
         Ok(Command::Help) => {
@@ -60,6 +70,24 @@ fn main() -> ExitCode {
         Ok(Command::Serve { address, quiet }) => serve(address, quiet),
         Err(message) => fail(&format!("{message} (try --help)")),
     }
+}
+
+/// True when a web server started us as a CGI program: it sets `GATEWAY_INTERFACE`
+/// (RFC 3875 §4.1.4), and a shell does not. (flup falls back to CGI too, though it decides by
+/// finding that standard input is not a FastCGI socket.)
+fn started_as_cgi() -> bool {
+    std::env::var_os("GATEWAY_INTERFACE").is_some()
+}
+
+/// Answers the one request a web server started us for, with the demo application, and exits.
+///
+/// The command line is not read at all here. For a query without `=`, a web server may pass
+/// the query's words as arguments (RFC 3875 §4.4; Apache does), so under CGI the arguments are
+/// the client's, not the operator's: parsed as flags, `GET /app?--port+0` would start a
+/// development server. PHP's CGI binary made that mistake (CVE-2012-1823: `?-s` printed a
+/// script's source).
+fn run_as_cgi() -> ExitCode {
+    rgiref::cgi::run(&demo_app)
 }
 
 fn serve(address: SocketAddr, quiet: bool) -> ExitCode {
