@@ -241,6 +241,64 @@ fn a_zero_timeout_is_refused_when_binding() {
     );
 }
 
+/// For [`the_longest_timeouts_mean_no_deadline`]: `/read` reads the body, `/big` answers with
+/// 200 KiB (several writes), anything else answers at once and leaves the body to be drained.
+fn reads_or_sends_big(
+    environ: &mut Environ,
+    start_response: &mut StartResponse,
+) -> Result<Body, AppError> {
+    match environ.path_info() {
+        "/read" => common::read_whole_body(environ, start_response),
+        "/big" => {
+            start_response.start("200 OK", [("Content-Type", "application/octet-stream")])?;
+            Ok(Body::from(vec![b'x'; 200 * 1024]))
+        }
+        _ => {
+            start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+            Ok(Body::from("did not read the body\n"))
+        }
+    }
+}
+
+#[test]
+fn the_longest_timeouts_mean_no_deadline() {
+    // Duration::MAX is a natural way to say "never"; `Instant + Duration::MAX` panics. Each
+    // timeout in turn is set to it, and every step that timeout governs is run over a socket:
+    // the first byte and the head (every request), the body reads (/read), the writes (/big),
+    // the drain (the unread body of /skip), and stopping the server.
+    for name in ["first_byte", "request_head", "body_read", "write", "drain"] {
+        let server = common::start_with(reads_or_sends_big, |config| {
+            let t = &mut config.timeouts;
+            let field = match name {
+                "first_byte" => &mut t.first_byte,
+                "request_head" => &mut t.request_head,
+                "body_read" => &mut t.body_read,
+                "write" => &mut t.write,
+                _ => &mut t.drain,
+            };
+            *field = Duration::MAX;
+            assert!(
+                config.check().is_ok(),
+                "{name}: Duration::MAX passes the check"
+            );
+        });
+        let read = server.request(b"POST /read HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(read.body_text(), "read 5 bytes\n", "{name}");
+        let big = server.request(b"GET /big HTTP/1.0\r\n\r\n");
+        assert_eq!(big.body.len(), 200 * 1024, "{name}");
+        let skip = server.request(b"POST /skip HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(skip.status, 200, "{name}");
+        let log = server.log_text();
+        assert_eq!(log.lines().count(), 3, "{name}: three access lines\n{log}");
+        assert!(!log.contains("panicked"), "{name}: {log}");
+        let common::TestServer { running, .. } = server;
+        finishes(
+            &format!("stopping with {name} = Duration::MAX"),
+            move || running.stop(),
+        );
+    }
+}
+
 #[test]
 fn the_largest_limits_mean_no_limit() {
     let server = common::start_with(demo_app, |config| {

@@ -140,7 +140,7 @@ impl<'s> Connection<'s> {
         };
         let stream = Rc::new(stream);
         // The first phase: waiting for the request's first byte.
-        let first_byte = Limit::Deadline(accepted + config.timeouts.first_byte);
+        let first_byte = Limit::deadline_after(accepted, config.timeouts.first_byte);
         let reader = ReadAhead::new(
             TimedReader::new(Rc::clone(&stream), first_byte),
             take_read_buffer(),
@@ -186,8 +186,9 @@ impl<'s> Connection<'s> {
         let Some(reader) = self.reader.as_mut() else {
             return;
         };
-        reader.get_mut().set_limit(Limit::Deadline(
-            accepted + self.config.timeouts.request_head,
+        reader.get_mut().set_limit(Limit::deadline_after(
+            accepted,
+            self.config.timeouts.request_head,
         ));
         let head = match read_request_head(reader, &self.config.limits) {
             Ok(head) => head,
@@ -307,7 +308,7 @@ impl<'s> Connection<'s> {
             // after a 408: a client too slow to send its head has had its time, and draining
             // it would hold the only thread for Timeouts::drain more.)
             let _ = self.stream.shutdown(Shutdown::Write);
-            let deadline = Limit::Deadline(Instant::now() + self.config.timeouts.drain);
+            let deadline = Limit::deadline_after(Instant::now(), self.config.timeouts.drain);
             reader.get_mut().set_limit(deadline);
             if let Some(message) = drain(&mut reader, self.config).complaint() {
                 self.log(Stage::Finish, &message);
@@ -537,7 +538,7 @@ impl RequestBody {
         }
         // The response is complete; a FIN tells the client so while we read what is left.
         let _ = stream.shutdown(Shutdown::Write);
-        let deadline = Limit::Deadline(Instant::now() + config.timeouts.drain);
+        let deadline = Limit::deadline_after(Instant::now(), config.timeouts.drain);
         self.reader.get_mut().get_mut().set_limit(deadline);
         let drained = if self.failure.is_some() || self.reader.is_done() {
             // Nothing left of the body (or its framing is broken): read until the client stops.

@@ -130,7 +130,8 @@ pub struct Config {
 impl Config {
     /// Checks the settings the server cannot work with: a timeout of zero (the OS has no
     /// "wait zero seconds" setting — `Duration::ZERO` would mean *fail every read at once*). For
-    /// "practically never", use a long duration instead.
+    /// "practically never", use a long duration instead; `Duration::MAX` is fine (a deadline too
+    /// far away for an `Instant` to hold is taken to be a century away).
     ///
     /// ```
     /// use std::time::Duration;

@@ -32,6 +32,28 @@ pub(crate) enum Limit {
     Idle(Duration),
 }
 
+impl Limit {
+    /// A deadline `wait` after `start` (see [`deadline_after`]: it never panics).
+    pub(crate) fn deadline_after(start: Instant, wait: Duration) -> Limit {
+        Limit::Deadline(deadline_after(start, wait))
+    }
+}
+
+/// How far ahead a deadline too far to represent is put instead: no deadline in practice.
+const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// The moment `wait` after `start`. `start + wait` would panic ("overflow when adding duration
+/// to instant") for a `wait` an `Instant` cannot reach, such as `Duration::MAX` — a natural way
+/// to ask for "no timeout", so we saturate rather than refuse it: a deadline too far away to
+/// represent means no deadline in practice, and becomes one a century away. (No real clock is
+/// within a century of its end; if one were, the step would time out at once, not panic.)
+pub(crate) fn deadline_after(start: Instant, wait: Duration) -> Instant {
+    start
+        .checked_add(wait)
+        .or_else(|| start.checked_add(CENTURY))
+        .unwrap_or(start)
+}
+
 /// Reads from a shared socket under a [`Limit`]. See the module docs.
 pub(crate) struct TimedReader {
     stream: Rc<TcpStream>,
