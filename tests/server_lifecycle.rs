@@ -578,6 +578,108 @@ fn a_client_that_stops_reading_is_abandoned_after_the_write_timeout() {
     drop(not_reading);
 }
 
+/// An application that streams as many `x` as its query string says, through
+/// `Body::from_reader` with the length known, for the write-timeout tests.
+fn repeat_x(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Body, AppError> {
+    let size: u64 = environ.query_string().parse().unwrap_or(0);
+    start_response.start("200 OK", [("Content-Type", "application/octet-stream")])?;
+    Ok(Body::from_reader(
+        std::io::repeat(b'x').take(size),
+        Some(size),
+    ))
+}
+
+/// Reads exactly `n` bytes from `stream`, in blocks of up to 256 KiB.
+fn read_n(stream: &mut TcpStream, n: usize) {
+    let mut buffer = vec![0; 256 * 1024];
+    let mut left = n;
+    while left > 0 {
+        let want = left.min(buffer.len());
+        stream.read_exact(&mut buffer[..want]).unwrap();
+        left -= want;
+    }
+}
+
+#[test]
+fn a_downloading_client_that_stops_reading_is_dropped_after_one_write_timeout() {
+    // `kill -STOP` on a downloading curl: the client has been reading, so its receive buffer
+    // has grown, and even stopped its kernel still takes a few KiB now and then. Each of those
+    // used to count as progress and start another full write timeout (3 of them, here: about
+    // 6 s). Now the client must take each 64 KiB slice within the write timeout.
+    let write = Duration::from_secs(2);
+    let server = common::start_with(repeat_x, |config| config.timeouts.write = write);
+    let size = 64 * 1024 * 1024;
+    let mut client = common::connect(server.addr);
+    write!(client, "GET /big?{size} HTTP/1.0\r\n\r\n").unwrap();
+    read_n(&mut client, 4 * 1024 * 1024);
+    let stopped = std::time::Instant::now(); // and it reads no more
+    assert_eq!(server.ping().status, 200, "the next client is served");
+    let held = stopped.elapsed();
+    println!("a client that stopped reading held the server {held:?} (write timeout {write:?})");
+    // A safety net, not a speed test: the old rule took three timeouts here.
+    assert!(held < 2 * write, "held {held:?}");
+    let log = server.log_text();
+    let gone: Vec<&str> = log.lines().filter(|l| l.contains("went away")).collect();
+    assert_eq!(gone.len(), 1, "{log}");
+    assert!(
+        gone[0].contains("send body: the client went away after "),
+        "{log}"
+    );
+    assert!(
+        gone[0].contains("(the client stopped reading: ")
+            && gone[0].contains(" of 65536 bytes went out within the write timeout (2s))"),
+        "{log}"
+    );
+    let access = log
+        .lines()
+        .find_map(|l| parse_access_line(l).filter(|a| a.request_line.starts_with("GET /big?")));
+    let access = access.unwrap_or_else(|| panic!("no access line for /big:\n{log}"));
+    assert_eq!(access.status, 200);
+    assert!(access.bytes < size, "{log}");
+    drop(client);
+}
+
+#[test]
+fn a_slow_reader_that_keeps_reading_gets_the_whole_body() {
+    // The other side of the rule: a client that reads slowly but steadily is not "stopped".
+    // For 2.5 s it takes 16 KiB every 50 ms (320 KiB/s; the rule asks for 64 KiB per second)
+    // while the server, its socket buffers full, waits on each slice; then it reads the rest at
+    // full speed. Both the old rule and a `send` left blocked for the whole timeout dropped
+    // this client: a blocked `send` is not woken while space frees in small steps. (On loopback
+    // TCP frees buffer space in lumps of about 128 KiB, so the slices here take up to 0.4 s.)
+    let server = common::start_with(repeat_x, |config| {
+        config.timeouts.write = Duration::from_secs(1);
+    });
+    let size = 8 * 1024 * 1024;
+    let mut client = common::connect(server.addr);
+    write!(client, "GET /slow?{size} HTTP/1.0\r\n\r\n").unwrap();
+    let mut received = Vec::new();
+    let mut block = vec![0; 16 * 1024];
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        let n = client.read(&mut block).unwrap();
+        assert_ne!(n, 0, "the response ended early:\n{}", server.log_text());
+        received.extend_from_slice(&block[..n]);
+        thread::sleep(Duration::from_millis(50));
+    }
+    let slow_part = received.len();
+    client.read_to_end(&mut received).unwrap();
+    println!(
+        "read {slow_part} bytes slowly in {:?}, then the rest",
+        started.elapsed()
+    );
+    let response = common::Response::parse(received);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body.len() as u64, size, "{}", server.log_text());
+    server.ping();
+    let log = server.log_text();
+    assert!(!log.contains("went away"), "{log}");
+    assert!(
+        log.contains(&format!("\"GET /slow?{size} HTTP/1.0\" 200 {size}")),
+        "{log}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stage "finish": clients that leave
 

@@ -342,7 +342,9 @@ impl ResponseState {
     /// stopped reading, which the OS reports as "resource temporarily unavailable".
     fn client_failed(&mut self, error: io::Error) -> SendError {
         self.client_error.get_or_insert_with(|| match error.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            // A bare OS timeout says only "resource temporarily unavailable"; a transport that
+            // explains its timeout (the HTTP server's does) is quoted instead.
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut if error.get_ref().is_none() => {
                 "it stopped reading: a write waited longer than the write timeout".to_owned()
             }
             _ => error.to_string(),

@@ -31,7 +31,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::socket::{DeadlinePassed, Limit, TimedReader};
+use super::socket::{self, DeadlinePassed, Limit, TimedReader};
 use super::Config;
 use crate::gateway::{Application, Environ, ErrorStream, Input};
 use crate::handler::{Handler, Outcome, RequestKind, Transport};
@@ -125,7 +125,7 @@ impl<'s> Connection<'s> {
         config: &'s Config,
         handler: &'s Handler,
     ) -> io::Result<Connection<'s>> {
-        stream.set_write_timeout(Some(config.timeouts.write))?;
+        socket::set_send_wait(&stream, config.timeouts.write)?;
         // Our end of the connection. A listener bound to one address can only accept there;
         // one bound to every address (0.0.0.0, ::) must ask the socket which one was used.
         let local = if listening.ip().is_unspecified() {
@@ -226,7 +226,7 @@ impl<'s> Connection<'s> {
             ErrorStream::new(self.config.log.clone(), self.client.clone()),
         );
         // Stages "call app", "send headers", "send body": the engine's.
-        let mut transport = HttpTransport::new(&self.stream, Some(Rc::clone(&body)));
+        let mut transport = HttpTransport::new(&self.stream, self.config, Some(Rc::clone(&body)));
         let outcome = self.handler.run(app, environ, &mut transport);
         drop(transport);
         // Stage "finish". The access line goes first: draining tells the client the response
@@ -293,7 +293,7 @@ impl<'s> Connection<'s> {
         refusal: Refusal,
     ) {
         self.log(stage, &refusal.to_string());
-        let mut transport = HttpTransport::new(&self.stream, None);
+        let mut transport = HttpTransport::new(&self.stream, self.config, None);
         let outcome =
             self.handler
                 .send_error(&mut transport, kind, refusal.status, &refusal.message);
@@ -363,15 +363,22 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// [`WRITE_BUFFER`]; a block bigger than that goes straight to the socket, without a copy.
 struct HttpTransport<'s> {
     stream: &'s TcpStream,
+    /// `Timeouts::write`, which `socket::write_all` enforces.
+    write_timeout: Duration,
     pending: Vec<u8>,
     flushes: u32,
     body: Option<Rc<RefCell<RequestBody>>>,
 }
 
 impl<'s> HttpTransport<'s> {
-    fn new(stream: &'s TcpStream, body: Option<Rc<RefCell<RequestBody>>>) -> HttpTransport<'s> {
+    fn new(
+        stream: &'s TcpStream,
+        config: &Config,
+        body: Option<Rc<RefCell<RequestBody>>>,
+    ) -> HttpTransport<'s> {
         HttpTransport {
             stream,
+            write_timeout: config.timeouts.write,
             pending: Vec::with_capacity(512),
             flushes: 0,
             body,
@@ -380,8 +387,7 @@ impl<'s> HttpTransport<'s> {
 
     fn write_pending(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() {
-            let mut stream = self.stream;
-            stream.write_all(&self.pending)?;
+            socket::write_all(self.stream, &self.pending, self.write_timeout)?;
             self.pending.clear();
         }
         Ok(())
@@ -398,8 +404,7 @@ impl Transport for HttpTransport<'_> {
             self.write_pending()?;
         }
         if bytes.len() >= WRITE_BUFFER {
-            let mut stream = self.stream;
-            return stream.write_all(bytes);
+            return socket::write_all(self.stream, bytes, self.write_timeout);
         }
         self.pending.extend_from_slice(bytes);
         Ok(())

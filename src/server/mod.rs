@@ -52,14 +52,16 @@ pub const ACCEPT_ERROR_PAUSE_MAX: Duration = Duration::from_secs(1);
 /// How long one client may take at each step. Every one of them exists because the server has
 /// a single thread: a client that stalls without a timeout stalls the server.
 ///
-/// Two kinds, and the difference matters. `first_byte`, `request_head` and `drain` are
-/// *deadlines*: the whole step must be over in time. `body_read` and `write` are *idle*
-/// timeouts: each read or write may wait that long, however many there are — so a large upload
-/// or download over a slow network is never cut off as long as it keeps moving. The price, said
-/// plainly: a client that sends (or reads) one byte every few seconds holds this server for as
-/// long as it likes. A production server does not care, because it serves others meanwhile;
-/// here, the answer would be a deadline for the whole body, which would also cap how big a
-/// slow upload can be. We chose to keep big uploads working.
+/// Three kinds, and the difference matters. `first_byte`, `request_head` and `drain` are
+/// *deadlines*: the whole step must be over in time. `body_read` is an *idle* timeout: each
+/// read may wait that long, however many there are — so a large upload over a slow network is
+/// never cut off as long as it keeps moving. `write` is in between: a deadline for each slice
+/// of up to 64 KiB of the response, so a download goes on as long as the client keeps taking
+/// at least that much per period. The price, said plainly: a client that sends one byte every
+/// few seconds holds this server for as long as it likes, and so does one that reads 64 KiB
+/// every 9 s. A production server does not care, because it serves others
+/// meanwhile; here, the answer would be a deadline for the whole body, which would also cap
+/// how big a slow upload can be. We chose to keep big uploads working.
 ///
 /// ```
 /// use std::time::Duration;
@@ -80,9 +82,15 @@ pub struct Timeouts {
     /// The longest wait for the next bytes of the request body, each time the application
     /// reads (an idle timeout, not a limit on the whole body). The application sees a `TimedOut` error; if it gives up, the client gets 408.
     pub body_read: Duration,
-    /// The longest a single write to the client may block (a client that stops reading); an
-    /// idle timeout, not a limit on the whole response.
-    /// The response is abandoned and logged.
+    /// How long the client may take to accept each slice of the response. The response goes
+    /// to the socket in slices of at most 64 KiB; a slice not taken in this time means the
+    /// client has stopped reading, and the response is abandoned and logged ("the client
+    /// stopped reading: …"). So a client that takes less than one 64 KiB slice per `write`
+    /// period (6.4 KiB/s, with the default 10 s) is taken to have stopped, and one that takes
+    /// more is served however long the whole response lasts. A slice may overrun by up to
+    /// 100 ms (the server waits on the socket in steps of that size; `src/server/socket.rs`
+    /// says why). TCP frees room in the socket's buffer a segment or two at a time, so over
+    /// loopback, whose segments are 64 KiB, a client must in fact read about 128 KiB per period.
     pub write: Duration,
     /// After the response, how long to keep reading request bytes the application did not
     /// read, so the client sees our response rather than a connection reset.

@@ -1,7 +1,7 @@
-//! The read side of a connection, with the server's timeouts built in.
+//! The connection's socket, with the server's timeouts built in: reads, and writes.
 //!
 //! Stage: **read request** (the head, and the body as the application reads it during **call
-//! app**) and **finish** (draining).
+//! app**), **send headers** and **send body** (the writes), and **finish** (draining).
 //!
 //! Interface: a [`TimedReader`] reads from the connection's socket under one of two kinds of
 //! limit, set with [`TimedReader::set_limit`] as the connection moves from phase to phase:
@@ -14,11 +14,16 @@
 //! before each read under a deadline we turn it into "the time left". An expired deadline
 //! becomes an `io::ErrorKind::TimedOut` error without reading.
 //!
+//! Writes go through [`write_all`], in slices of at most [`WRITE_SLICE`] bytes, each of which
+//! the client must take within `Timeouts::write`; [`set_send_wait`] prepares the socket for it
+//! once per connection. Why slices, and why the kernel's own write timeout is not enough, is
+//! told at [`write_all`].
+//!
 //! The socket is shared (`Rc<TcpStream>`) between this reader, the response writer and the
 //! 100-continue writer. Reading and writing a `&TcpStream` is how std lets several owners use
 //! one socket without duplicating the file descriptor.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -131,4 +136,75 @@ impl Read for TimedReader {
                 _ => error,
             })
     }
+}
+
+/// The most bytes [`write_all`] hands the kernel at once, and so the unit of progress that
+/// `Timeouts::write` asks of a client: one slice per period.
+pub(crate) const WRITE_SLICE: usize = 64 * 1024;
+
+/// The longest one `send` call may block before [`write_all`] looks at the clock. Short on
+/// purpose; see [`write_all`].
+pub(crate) const SEND_WAIT: Duration = Duration::from_millis(100);
+
+/// Sets the kernel's wait for each `send` (`SO_SNDTIMEO`) to [`SEND_WAIT`], or to `write` if
+/// that is shorter; [`write_all`] keeps the real time limit itself. Once per connection.
+pub(crate) fn set_send_wait(stream: &TcpStream, write: Duration) -> io::Result<()> {
+    stream.set_write_timeout(Some(write.min(SEND_WAIT)))
+}
+
+/// Writes all of `bytes` to the client, in slices of at most [`WRITE_SLICE`]. The client must
+/// take each slice within `timeout` (`Timeouts::write`); if it does not, the write fails with a
+/// `TimedOut` error that says so ("the client stopped reading: …"). So a client that takes less
+/// than 64 KiB per `timeout` is taken to have stopped, and one that keeps reading faster than
+/// that is served however long the response takes.
+///
+/// Why not simply `SO_SNDTIMEO` = `timeout` and `write_all`, as this server first did? Because
+/// the kernel's timeout is per `send` call, and a call that waited the whole timeout but moved a
+/// few bytes counts as success. A client that has stopped reading still takes in a few KiB now
+/// and then for a while (its kernel does, on its behalf), so `write_all` started another full
+/// wait each time: `kill -STOP` on a downloading curl held the server for 30 s, not 10.
+///
+/// Why slices, and why the short [`SEND_WAIT`]? A deadline needs a unit of work to be over by
+/// then; a slice is that unit, small enough for any client that is really reading. And a
+/// blocked `send` is woken only once a good part of the send buffer is free again (a third or
+/// more on Linux), which for a slow reader can take longer than `timeout` while bytes are in
+/// fact moving; a `send` whose short wait runs out takes whatever room there is and returns,
+/// so waiting in short steps keeps a slow reader's bytes moving. A slice may overrun its
+/// deadline by up to one such step.
+pub(crate) fn write_all(stream: &TcpStream, bytes: &[u8], timeout: Duration) -> io::Result<()> {
+    for slice in bytes.chunks(WRITE_SLICE) {
+        write_slice(stream, slice, timeout)?;
+    }
+    Ok(())
+}
+
+/// Writes one slice; fails if it is not all sent within `timeout` from now.
+fn write_slice(mut stream: &TcpStream, slice: &[u8], timeout: Duration) -> io::Result<()> {
+    let deadline = deadline_after(Instant::now(), timeout);
+    let mut sent = 0;
+    while sent < slice.len() {
+        match stream.write(&slice[sent..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            // The short wait ran out with nothing sent (Unix says "would block"); or a signal.
+            Err(error) if is_wait_over(&error) => {}
+            Err(error) => return Err(error),
+        }
+        if sent < slice.len() && Instant::now() >= deadline {
+            let message = format!(
+                "the client stopped reading: {sent} of {} bytes went out within the write timeout ({timeout:?})",
+                slice.len()
+            );
+            return Err(io::Error::new(io::ErrorKind::TimedOut, message));
+        }
+    }
+    Ok(())
+}
+
+/// True for the errors a `send` gives when its wait ran out or a signal cut it short.
+fn is_wait_over(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
