@@ -541,6 +541,13 @@ impl RequestBody {
         if self.reader.is_done() && !past_the_body {
             return;
         }
+        // Not after the body stopped arriving (the rule a slow request head follows, in
+        // `answer_refusal`): the client has had its Timeouts::body_read, and a drain would hold
+        // the only thread for Timeouts::drain more. Nothing arrived for that long, so nothing is
+        // left unread to cause a reset.
+        if matches!(&self.failure, Some((status, _)) if *status == Status::REQUEST_TIMEOUT) {
+            return;
+        }
         // The response is complete; a FIN tells the client so while we read what is left.
         let _ = stream.shutdown(Shutdown::Write);
         let deadline = Limit::deadline_after(Instant::now(), config.timeouts.drain);

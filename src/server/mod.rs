@@ -93,7 +93,8 @@ pub struct Timeouts {
     /// loopback, whose segments are 64 KiB, a client must in fact read about 128 KiB per period.
     pub write: Duration,
     /// After the response, how long to keep reading request bytes the application did not
-    /// read, so the client sees our response rather than a connection reset.
+    /// read, so the client sees our response rather than a connection reset. Never after the
+    /// request timed out (its head, or a read of its body): that client has had its time.
     pub drain: Duration,
 }
 
