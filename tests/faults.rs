@@ -17,6 +17,7 @@
 //! | client resets mid-response                        | `server_lifecycle.rs`: `a_client_that_leaves_mid_response_is_one_log_line` |
 //! | client closes mid-request head                    | `server_lifecycle.rs`: `a_client_that_leaves_mid_request_head_is_one_log_line` |
 //! | client never sends anything                       | `server_lifecycle.rs`: `an_idle_connection_is_closed_without_a_response` |
+//! | an idle connection open while the server stops    | `server_lifecycle.rs`: `stop_is_prompt_while_an_idle_connection_is_open` |
 //! | a request body that stops arriving                | `request_bodies.rs`: `a_stalled_body_costs_the_next_client_one_timeout_not_a_drain_too` |
 //! | slowloris                                         | `server_lifecycle.rs`: `slowloris_gets_408_once_the_head_deadline_passes` |
 //! | a client that stops reading                       | `server_lifecycle.rs`: `a_client_that_stops_reading_is_abandoned_after_the_write_timeout` |

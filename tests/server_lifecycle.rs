@@ -405,6 +405,66 @@ fn dropping_a_running_server_stops_it() {
 }
 
 #[test]
+fn stop_is_prompt_while_an_idle_connection_is_open() {
+    // A pooled keep-alive client (or a browser's pre-connect socket) that has sent nothing is
+    // not a request in progress: stop() must not wait out its first-byte timeout.
+    let server = common::start_with(demo_app, |config| {
+        config.timeouts.first_byte = Duration::from_secs(30);
+    });
+    assert_eq!(server.ping().status, 200);
+    let mut idle = common::connect(server.addr);
+    thread::sleep(Duration::from_millis(200)); // the server is now waiting for its first byte
+    let common::TestServer {
+        running, log, addr, ..
+    } = server;
+    let (stopped, took) = mpsc::channel();
+    thread::spawn(move || {
+        let started = std::time::Instant::now();
+        running.stop();
+        let _ = stopped.send(started.elapsed());
+    });
+    let took = took
+        .recv_timeout(PATIENCE)
+        .expect("stop() returns with an idle connection open");
+    println!("stop() with an idle connection open took {took:?} (first_byte 30s)");
+    assert!(took < Duration::from_secs(5), "took {took:?}"); // a safety net: was 30 s
+                                                             // The idle client sees its connection closed, without a response; nothing is logged.
+    let mut received = Vec::new();
+    idle.read_to_end(&mut received).unwrap();
+    assert!(received.is_empty(), "{received:?}");
+    assert_eq!(log.lines().len(), 1, "only the ping:\n{}", log.text());
+    assert_not_served(addr);
+}
+
+#[test]
+fn stop_still_finishes_a_request_that_has_started() {
+    let server = common::start(demo_app);
+    let mut client = common::connect(server.addr);
+    client.write_all(b"GET /started HTTP/1.0\r\n").unwrap(); // the head is not over yet
+    thread::sleep(Duration::from_millis(200));
+    let common::TestServer { running, addr, .. } = server;
+    let (stopped, stop_returned) = mpsc::channel();
+    let stopper = thread::spawn(move || {
+        running.stop();
+        let _ = stopped.send(());
+    });
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        stop_returned.try_recv().is_err(),
+        "stop() returned with a request in progress"
+    );
+    client.write_all(b"\r\n").unwrap();
+    let response = common::read_response(&mut client);
+    assert_eq!(response.status, 200);
+    assert_eq!(environ_value(&response, "PATH_INFO"), "\"/started\"");
+    stop_returned
+        .recv_timeout(PATIENCE)
+        .expect("stop() returns once the request is served");
+    stopper.join().unwrap();
+    assert_not_served(addr);
+}
+
+#[test]
 fn shutdown_works_for_a_server_on_every_interface() {
     // A wildcard address cannot be connected to, so the wake-up call goes to loopback.
     for (wildcard, loopback) in [("0.0.0.0:0", "127.0.0.1"), ("[::]:0", "::1")] {

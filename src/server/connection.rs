@@ -29,6 +29,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::socket::{self, DeadlinePassed, Limit, TimedReader};
@@ -71,7 +72,8 @@ fn give_back_read_buffer(reader: ConnReader) {
     SPARE_READ_BUFFER.set(reader.into_buffer());
 }
 
-/// Serves the one request on `stream`, then closes it. See the module docs.
+/// Serves the one request on `stream`, then closes it. See the module docs. If `stop` is set
+/// while the client has sent nothing yet, closes it without waiting for a request.
 pub(crate) fn serve<A>(
     stream: TcpStream,
     peer: SocketAddr,
@@ -79,6 +81,7 @@ pub(crate) fn serve<A>(
     app: &A,
     config: &Config,
     handler: &Handler,
+    stop: &AtomicBool,
 ) where
     A: Application + ?Sized,
 {
@@ -96,7 +99,7 @@ pub(crate) fn serve<A>(
             );
         }
     };
-    if conn.wait_for_first_byte() {
+    if conn.wait_for_first_byte(stop) {
         conn.serve_request(app, accepted);
     }
     conn.close();
@@ -156,15 +159,14 @@ impl<'s> Connection<'s> {
     }
 
     /// Waits for the client to start its request. False if there is nothing to serve.
-    fn wait_for_first_byte(&mut self) -> bool {
+    fn wait_for_first_byte(&mut self, stop: &AtomicBool) -> bool {
         let Some(reader) = self.reader.as_mut() else {
             return false;
         };
-        match io::BufRead::fill_buf(reader) {
-            Ok(bytes) if !bytes.is_empty() => true,
-            // Connected and closed without a word: a port check, or a shutdown wake-up call.
-            // http.server is silent about these too.
-            Ok(_) => false,
+        match socket::wait_for_first_byte(reader, stop) {
+            Ok(arrived) => arrived,
+            // (false: connected and closed without a word — a port check, a shutdown wake-up
+            // call — or the server is stopping. http.server is silent about these too.)
             Err(error) if is_timeout(&error) => {
                 let waited = self.config.timeouts.first_byte;
                 self.log(Stage::ReadRequest, &format!("closed an idle connection: no request within {waited:?} (a browser's spare pre-connect socket, usually)"));

@@ -274,6 +274,7 @@ impl<A: Application> Server<A> {
             &self.app,
             &self.config,
             &self.handler,
+            &self.stop,
         );
         Ok(())
     }
@@ -355,7 +356,9 @@ pub struct ShutdownHandle {
 
 impl ShutdownHandle {
     /// Asks the server to stop, and wakes it if it is waiting for a connection. A request in
-    /// progress is finished first. Returns at once; join the server's thread to wait for it.
+    /// progress (one whose first bytes have arrived) is finished first; a connection that has
+    /// sent nothing yet is closed within about 50 ms (see `socket::wait_for_first_byte`).
+    /// Returns at once; join the server's thread to wait for it.
     pub fn shutdown(&self) {
         if self.stop.swap(true, Ordering::SeqCst) {
             return; // already asked
@@ -393,7 +396,8 @@ impl RunningServer {
         self.handle.clone()
     }
 
-    /// Stops the server and waits for its thread to end.
+    /// Stops the server and waits for its thread to end: at once if it is idle, or waiting on a
+    /// connection that has sent nothing; after the request in progress, if there is one.
     pub fn stop(mut self) {
         self.stop_and_join();
     }
