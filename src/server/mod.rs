@@ -59,9 +59,9 @@ pub const ACCEPT_ERROR_PAUSE_MAX: Duration = Duration::from_secs(1);
 /// of up to 64 KiB of the response, so a download goes on as long as the client keeps taking
 /// at least that much per period. The price, said plainly: a client that sends one byte every
 /// few seconds holds this server for as long as it likes, and so does one that reads 64 KiB
-/// every 9 s. A production server does not care, because it serves others
-/// meanwhile; here, the answer would be a deadline for the whole body, which would also cap
-/// how big a slow upload can be. We chose to keep big uploads working.
+/// every 9 s. A production server does not care, because it serves others meanwhile; here,
+/// the answer would be a deadline for the whole body, which would also cap how big a slow
+/// upload can be. We chose to keep big uploads working.
 ///
 /// ```
 /// use std::time::Duration;
