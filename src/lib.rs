@@ -89,6 +89,7 @@ mod percent;
 mod read_ahead;
 pub mod server;
 mod stage;
+pub mod trace;
 
 pub use stage::Stage;
 
