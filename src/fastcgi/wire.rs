@@ -149,6 +149,8 @@ pub(super) struct Wire {
     /// The active request, if there is one.
     pub(super) request: Option<Request>,
     next_serial: u64,
+    /// Records read so far.
+    records_in: u64,
     /// Why reading can go no further (the framing is lost, the peer is gone, a timeout).
     read_broken: Option<Broke>,
     /// Why writing can go no further; once set, what is written is dropped.
@@ -173,6 +175,7 @@ impl Wire {
             out: Vec::with_capacity(1024),
             request: None,
             next_serial: 0,
+            records_in: 0,
             read_broken: None,
             write_broken: None,
             peer: peer.name(),
@@ -206,7 +209,10 @@ impl Wire {
         }
         self.reader.get_mut().set_limit(limit);
         let arrived = match read_record(&mut self.reader) {
-            Ok(Some(record)) => self.dispatch(record),
+            Ok(Some(record)) => {
+                self.records_in += 1;
+                self.dispatch(record)
+            }
             Ok(None) => Err(Broke::Closed),
             Err(error) => Err(self.record_failed(error)),
         };
@@ -222,7 +228,10 @@ impl Wire {
             RecordError::Io(error) if is_timeout(&error) => Broke::TimedOut,
             RecordError::Io(error) => Broke::Gone(format!("reading failed: {error}")),
             RecordError::Truncated { .. } => Broke::Gone(error.to_string()),
-            RecordError::Version { .. } if error.http_request_start().is_some() => {
+            // An HTTP client sends HTTP from its first byte; HTTP-like bytes later are garbage.
+            RecordError::Version { .. }
+                if self.records_in == 0 && error.http_request_start().is_some() =>
+            {
                 self.log(Stage::ReadRequest, &error.to_string());
                 Broke::Http
             }
