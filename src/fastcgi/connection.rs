@@ -22,6 +22,10 @@
 //!
 //! The application starts only after the empty PARAMS record (§6.2: the environ is complete
 //! by then) and reads STDIN as it goes, so a large upload streams through in constant memory.
+//!
+//! A web server that closes the connection while a request is active has abandoned it: that
+//! is how nginx aborts a request whose client left (it never sends ABORT_REQUEST). One log
+//! line, nothing more is sent, and the next connection is served.
 
 use std::cell::RefCell;
 use std::rc::Rc;
