@@ -858,3 +858,38 @@ fn a_stopped_server_closes_its_idle_kept_connection_promptly() {
     server.running.stop(); // joins the thread: it must not wait the 60 s out
     assert!(kept.is_closed_by_server());
 }
+
+#[test]
+fn an_input_kept_past_its_request_cannot_read_the_next_requests_body() {
+    use std::cell::RefCell;
+    use std::io::Read;
+    thread_local! {
+        static KEPT: RefCell<Option<rgiref::gateway::Input>> = const { RefCell::new(None) };
+    }
+    let keeper =
+        |environ: &mut Environ, start_response: &mut StartResponse| -> Result<Body, AppError> {
+            start_response.start("200 OK", [])?;
+            let Some(mut old) = KEPT.with(|kept| kept.borrow_mut().take()) else {
+                KEPT.with(|kept| *kept.borrow_mut() = Some(environ.take_input()));
+                return Ok(Body::from("kept it"));
+            };
+            let answer = match old.read(&mut [0u8; 100]) {
+                Ok(n) => format!("read {n} bytes of someone else's body"),
+                Err(error) => error.to_string(),
+            };
+            Ok(Body::from(answer))
+        };
+    let server = fcgi::start(keeper);
+    let mut client = server.connect();
+    client.send(&FcgiRequest::post("/", b"first").keep().bytes());
+    assert_eq!(client.read_reply(1).response().body_text(), "kept it");
+    client.send(&FcgiRequest::post("/", b"second, private").id(2).bytes());
+    let reply = client.read_reply(2);
+    assert!(
+        reply
+            .response()
+            .body_text()
+            .starts_with("the request body can no longer be read"),
+        "{reply:?}"
+    );
+}

@@ -38,8 +38,9 @@
 //! handshake, tens of microseconds; the cost of not closing is a request that waits. Under
 //! load this makes rgiref serve one request per connection, round robin — the fair share one
 //! thread can offer. Closing a kept connection always races with a request the web server may
-//! be sending on it just then; nginx retries a request that fails on a cached connection, but
-//! not always a POST. A production responder avoids the race by serving every connection at
+//! be sending on it just then; nginx gives a request that fails on a cached connection one more
+//! try, but by default not a POST it had already sent (`fastcgi_next_upstream`'s
+//! `non_idempotent`). A production responder avoids the race by serving every connection at
 //! once (threads, or an event loop), and then keeps them all.
 //!
 //! ## Listening, and who may connect
@@ -413,6 +414,15 @@ impl<A: Application> Server<A> {
     /// Serves on the listening socket a web server handed us as standard input (FastCGI 1.0
     /// §2.2: lighttpd's `bin-path`, `spawn-fcgi`). Fails, saying what standard input is
     /// instead, if it is not a listening socket (a terminal, a file, a connected socket).
+    ///
+    /// ```no_run
+    /// use rgiref::fastcgi::{Config, Server};
+    /// match Server::from_inherited_stdin(rgiref::demo::demo_app, Config::default()) {
+    ///     Ok(server) => server.serve_forever(),
+    ///     // From a terminal: "standard input is a terminal or a device, not a socket: …"
+    ///     Err(error) => eprintln!("{error}"),
+    /// }
+    /// ```
     pub fn from_inherited_stdin(app: A, config: Config) -> io::Result<Server<A>> {
         config.check()?;
         let fd = io::stdin().as_fd().try_clone_to_owned()?;

@@ -226,7 +226,15 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
-/// Why a record could not be read.
+/// Why a record could not be read. Its message is one line for the log, and says what the
+/// bytes were when that helps:
+///
+/// ```
+/// use rgiref::fastcgi::record::read_record;
+/// let error = read_record(&mut &b"GET / HTTP/1.1\r\n\r\n"[..]).unwrap_err();
+/// assert!(error.http_request_start().is_some());
+/// assert!(error.to_string().contains("HTTP client or server was pointed at this FastCGI port"));
+/// ```
 #[derive(Debug)]
 pub enum RecordError {
     /// The stream ended in the middle of a record.
