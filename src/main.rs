@@ -26,7 +26,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use rgiref::demo::demo_app;
-use rgiref::fastcgi;
+use rgiref::fastcgi::{self, Address};
 use rgiref::log::Log;
 use rgiref::server::{Config, Server};
 
@@ -52,14 +52,8 @@ usage: rgiref [--host HOST] [--port PORT] [--quiet]
 /// What the command line asked for.
 #[derive(Debug, PartialEq)]
 enum Command {
-    Serve {
-        address: SocketAddr,
-        quiet: bool,
-    },
-    FastCgi {
-        address: fastcgi::Address,
-        quiet: bool,
-    },
+    Serve { address: SocketAddr, quiet: bool },
+    FastCgi { address: Address, quiet: bool },
     Help,
     Version,
 }
@@ -341,7 +335,7 @@ mod tests {
         assert_eq!(
             parse(&["--fastcgi", "./fcgi.sock"]).unwrap(),
             Command::FastCgi {
-                address: fastcgi::Address::Unix(Some("./fcgi.sock".into())),
+                address: Address::Unix(Some("./fcgi.sock".into())),
                 quiet: false
             }
         );
