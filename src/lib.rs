@@ -81,6 +81,7 @@ pub mod cgi;
 mod date;
 pub mod demo;
 pub mod engine;
+pub mod fastcgi;
 pub mod gateway;
 pub mod http;
 pub mod log;
