@@ -81,6 +81,7 @@ pub mod cgi;
 mod date;
 pub mod demo;
 pub mod engine;
+pub mod fastcgi;
 pub mod gateway;
 pub mod http;
 pub mod log;
@@ -89,6 +90,7 @@ mod percent;
 mod read_ahead;
 pub mod server;
 mod stage;
+pub mod trace;
 
 pub use stage::Stage;
 

@@ -12,7 +12,11 @@
 //!   cargo run -- --host ::1 --quiet         # IPv6 loopback, no access log
 //!   curl -v 'http://127.0.0.1:8000/hello?x=1'
 //!   cargo run --example raw -- 'GET /\r\n'  # HTTP/0.9: the body alone
+//!   cargo run -- --fastcgi 127.0.0.1:9000   # a FastCGI responder, for nginx's fastcgi_pass
 //! ```
+//!
+//! Started with no flags by a web server that hands its FastCGI children their listening
+//! socket as standard input (lighttpd's `bin-path`, `spawn-fcgi`), it serves FastCGI there.
 //!
 //! Every mistake on the command line (a bad flag, a bad address, a port in use) is one line on
 //! standard error and exit code 2 — never a panic.
@@ -29,6 +33,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use rgiref::demo::demo_app;
+use rgiref::fastcgi::{self, Address};
 use rgiref::log::Log;
 use rgiref::server::{Config, Server};
 
@@ -36,10 +41,16 @@ const USAGE: &str = "\
 rgiref: the rgiref development server, serving the demo application
 
 usage: rgiref [--host HOST] [--port PORT] [--quiet]
+       rgiref --fastcgi ADDR [--quiet]
 
   --host HOST   the IP address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every
                 interface, ::1 for IPv6 loopback; localhost means 127.0.0.1)
   --port PORT   the port to listen on (default 8000; 0 lets the system pick a free one)
+  --fastcgi ADDR
+                be a FastCGI responder behind a web server instead: ADDR is HOST:PORT
+                (127.0.0.1:9000), or a Unix socket path containing a slash (./fcgi.sock).
+                Started with no flags and a listening socket as standard input
+                (lighttpd's bin-path, spawn-fcgi), rgiref serves FastCGI on that socket.
   -q, --quiet   no access log (errors are still logged on standard error)
   -h, --help    show this text
   -V, --version show the version
@@ -49,11 +60,20 @@ usage: rgiref [--host HOST] [--port PORT] [--quiet]
 #[derive(Debug, PartialEq)]
 enum Command {
     Serve { address: SocketAddr, quiet: bool },
+    FastCgi { address: Address, quiet: bool },
     Help,
     Version,
 }
 
 fn main() -> ExitCode {
+    // Started by a web server, we are told how by what we were given, not by flags: a
+    // listening socket on standard input means FastCGI (lighttpd's bin-path, spawn-fcgi), and
+    // GATEWAY_INTERFACE in the environment means CGI. The socket check comes first: a CGI
+    // program's standard input is a pipe or a file, never a listening socket, while a web
+    // server may set CGI variables for a FastCGI child it spawns.
+    if let Some(exit) = serve_fastcgi_on_stdin() {
+        return exit;
+    }
     if started_as_cgi() {
         return run_as_cgi();
     }
@@ -68,6 +88,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Serve { address, quiet }) => serve(address, quiet),
+        Ok(Command::FastCgi { address, quiet }) => serve_fastcgi(address, quiet),
         Err(message) => fail(&format!("{message} (try --help)")),
     }
 }
@@ -111,6 +132,71 @@ fn serve(address: SocketAddr, quiet: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The FastCGI responder's settings: the access log unless `quiet`, and the web servers
+/// allowed to connect from `FCGI_WEB_SERVER_ADDRS`.
+fn fastcgi_config(quiet: bool) -> Result<fastcgi::Config, String> {
+    Ok(fastcgi::Config {
+        access_log: !quiet,
+        web_server_addrs: fastcgi::web_server_addrs_from_env()?,
+        ..fastcgi::Config::default()
+    })
+}
+
+/// `--fastcgi ADDR`: the demo application as a FastCGI responder.
+fn serve_fastcgi(address: fastcgi::Address, quiet: bool) -> ExitCode {
+    let config = match fastcgi_config(quiet) {
+        Ok(config) => config,
+        Err(message) => return fail(&message),
+    };
+    let bound = match &address {
+        fastcgi::Address::Tcp(tcp) => fastcgi::Server::bind_with(*tcp, demo_app, config)
+            .map_err(|error| bind_error_message(*tcp, &error)),
+        fastcgi::Address::Unix(path) => {
+            let path = path.clone().unwrap_or_default();
+            fastcgi::Server::bind_unix_with(&path, demo_app, config)
+                .map_err(|error| format!("cannot listen on {address}: {error}"))
+        }
+    };
+    let server = match bound {
+        Ok(server) => server,
+        Err(message) => return fail(&message),
+    };
+    let local = server.local_addr();
+    let mut out = std::io::stdout();
+    // Written, not println!: a web server may start us with standard output closed.
+    let _ = write!(
+        out,
+        "rgiref {} FastCGI responder, a development server: for learning and testing, not for production.\n\
+         Serving the demo application over FastCGI on {local}\n\
+         Point a web server at it (nginx: fastcgi_pass {local};). Press Ctrl+C to quit.\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = out.flush();
+    server.serve_forever();
+    ExitCode::SUCCESS
+}
+
+/// FastCGI 1.0 §2.2: a web server that starts its responders itself hands each one the
+/// listening socket as standard input (`FCGI_LISTENSOCK_FILENO`). `None` if standard input is
+/// not one (a terminal, `/dev/null`): then this is an ordinary `cargo run`.
+fn serve_fastcgi_on_stdin() -> Option<ExitCode> {
+    let config = match fastcgi_config(false) {
+        Ok(config) => config,
+        Err(message) => return Some(fail(&message)),
+    };
+    let log = config.log.clone();
+    let server = fastcgi::Server::from_inherited_stdin(demo_app, config).ok()?;
+    let message = format!(
+        "rgiref {} FastCGI responder (a development server) serving the demo application on \
+         {}, the socket the web server gave it",
+        env!("CARGO_PKG_VERSION"),
+        server.local_addr()
+    );
+    log.line("-", &message);
+    server.serve_forever();
+    Some(ExitCode::SUCCESS)
+}
+
 /// A bind failure, said in a way that suggests the fix.
 fn bind_error_message(address: SocketAddr, error: &std::io::Error) -> String {
     use std::io::ErrorKind;
@@ -137,6 +223,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut host = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut port: u16 = 8000;
     let mut quiet = false;
+    let mut fastcgi = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         // `--port=8001` is `--port 8001`.
@@ -144,7 +231,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
             _ => (arg.as_str(), None),
         };
-        let takes_value = matches!(flag, "--host" | "--port");
+        let takes_value = matches!(flag, "--host" | "--port" | "--fastcgi");
         if takes_value && value.is_none() {
             value = Some(rest.next().ok_or(format!("{flag} needs a value"))?.clone());
         }
@@ -155,15 +242,46 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         match flag {
             "--host" => host = parse_host(&value)?,
             "--port" => port = parse_port(&value)?,
+            "--fastcgi" => fastcgi = Some(parse_fastcgi_address(&value)?),
             "--quiet" | "-q" => quiet = true,
             "--help" | "-h" => return Ok(Command::Help),
             "--version" | "-V" => return Ok(Command::Version),
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
+    if let Some(address) = fastcgi {
+        let http_flag = args
+            .iter()
+            .find(|a| a.starts_with("--host") || a.starts_with("--port"));
+        if let Some(flag) = http_flag {
+            return Err(format!(
+                "{flag:?} is for the HTTP server; --fastcgi takes its address itself"
+            ));
+        }
+        return Ok(Command::FastCgi { address, quiet });
+    }
     Ok(Command::Serve {
         address: SocketAddr::new(host, port),
         quiet,
+    })
+}
+
+/// `--fastcgi`'s address: a Unix socket path if it contains a slash, else `HOST:PORT` with an
+/// IP address (or `localhost`) for the host.
+fn parse_fastcgi_address(text: &str) -> Result<fastcgi::Address, String> {
+    if text.contains('/') {
+        return Ok(fastcgi::Address::Unix(Some(text.into())));
+    }
+    let (host, port) = text.rsplit_once(':').unwrap_or((text, ""));
+    let parsed = match (parse_host(host), port.parse::<u16>()) {
+        (Ok(ip), Ok(port)) => Some(SocketAddr::new(ip, port)),
+        _ => None,
+    };
+    parsed.map(fastcgi::Address::Tcp).ok_or_else(|| {
+        format!(
+            "--fastcgi needs HOST:PORT (such as 127.0.0.1:9000) or a socket path containing a \
+             slash (such as ./fcgi.sock), not {text:?}"
+        )
     })
 }
 
@@ -219,6 +337,48 @@ mod tests {
             }
         );
         assert_eq!(parse(&["--help", "--bogus"]), Ok(Command::Help));
+    }
+
+    #[test]
+    fn fastcgi_addresses() {
+        let tcp = |text: &str| fastcgi::Address::Tcp(text.parse().unwrap());
+        assert_eq!(
+            parse(&["--fastcgi", "127.0.0.1:9000"]),
+            Ok(Command::FastCgi {
+                address: tcp("127.0.0.1:9000"),
+                quiet: false
+            })
+        );
+        assert_eq!(
+            parse(&["--fastcgi=[::1]:0", "-q"]),
+            Ok(Command::FastCgi {
+                address: tcp("[::1]:0"),
+                quiet: true
+            })
+        );
+        assert_eq!(
+            parse(&["--fastcgi", "localhost:9000"]).unwrap(),
+            Command::FastCgi {
+                address: tcp("127.0.0.1:9000"),
+                quiet: false
+            }
+        );
+        assert_eq!(
+            parse(&["--fastcgi", "./fcgi.sock"]).unwrap(),
+            Command::FastCgi {
+                address: Address::Unix(Some("./fcgi.sock".into())),
+                quiet: false
+            }
+        );
+        for bad in ["9000", "example.org:9000", "127.0.0.1", "127.0.0.1:x"] {
+            let error = parse(&["--fastcgi", bad]).unwrap_err();
+            assert!(
+                error.contains("--fastcgi needs HOST:PORT"),
+                "{bad}: {error}"
+            );
+        }
+        let both = parse(&["--port", "1", "--fastcgi", "127.0.0.1:9000"]).unwrap_err();
+        assert!(both.contains("is for the HTTP server"), "{both}");
     }
 
     #[test]

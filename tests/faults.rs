@@ -17,8 +17,12 @@
 //! | client resets mid-response                        | `server_lifecycle.rs`: `a_client_that_leaves_mid_response_is_one_log_line` |
 //! | client closes mid-request head                    | `server_lifecycle.rs`: `a_client_that_leaves_mid_request_head_is_one_log_line` |
 //! | client never sends anything                       | `server_lifecycle.rs`: `an_idle_connection_is_closed_without_a_response` |
+//! | an idle connection open while the server stops    | `server_lifecycle.rs`: `stop_is_prompt_while_an_idle_connection_is_open` |
+//! | a request body that stops arriving                | `request_bodies.rs`: `a_stalled_body_costs_the_next_client_one_timeout_not_a_drain_too` |
 //! | slowloris                                         | `server_lifecycle.rs`: `slowloris_gets_408_once_the_head_deadline_passes` |
 //! | a client that stops reading                       | `server_lifecycle.rs`: `a_client_that_stops_reading_is_abandoned_after_the_write_timeout` |
+//! | a client that stops reading mid-download          | `server_lifecycle.rs`: `a_downloading_client_that_stops_reading_is_dropped_after_one_write_timeout` |
+//! | a client that reads slowly but keeps reading      | `server_lifecycle.rs`: `a_slow_reader_that_keeps_reading_gets_the_whole_body` |
 //! | 32 clients connecting at once                     | `server_lifecycle.rs`: `thirty_two_clients_at_once_are_all_served` |
 //! | body reader used after the response ended         | `request_bodies.rs`: `a_body_reader_kept_past_its_response_gives_an_error_not_a_panic` |
 //! | mutated and malformed requests of every kind      | `fuzz_requests.rs` |

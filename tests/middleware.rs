@@ -237,3 +237,54 @@ fn an_observer_sees_every_stage_of_a_request() {
         "one close per connection: {seen:?}"
     );
 }
+
+#[test]
+fn a_trace_narrates_a_request_stage_by_stage() {
+    use rgiref::trace::{Trace, TraceOptions};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let out = Shared::default();
+    let options = TraceOptions {
+        bytes: true,
+        secrets: false,
+    };
+    let trace = Trace::new(out.clone(), options);
+    let server = start_with(demo_app, |config| config.observer = Some(Arc::new(trace)));
+    server.request(b"GET /traced?x=1 HTTP/1.0\r\nCookie: id=s3cret\r\nX_Y: 1\r\n\r\n");
+    server.ping();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let first = text.split("* connection closed").next().unwrap();
+    for expected in [
+        "[accept]        * connection from 127.0.0.1:",
+        "[read request]  > GET /traced?x=1 HTTP/1.0\\r\\n",
+        "[read request]  > Cookie: <redacted>\\r\\n",
+        "[read request]  * request head: 55 bytes",
+        "[read request]  > GET /traced?x=1 HTTP/1.0\n",
+        "[build environ] * Cookie: <redacted>  →  HTTP_COOKIE",
+        "[build environ] * X_Y: 1  dropped: a name with \"_\"",
+        "[build environ] * PATH_INFO = \"/traced\", QUERY_STRING = \"x=1\"",
+        "[call app]      * start_response(\"200 OK\", 1 header)",
+        "[send headers]  < Date: ",
+        "[send headers]  < Content-Length: ",
+        "[send headers]  < HTTP/1.0 200 OK\\r\\n",
+        "[send body]     < ",
+        "[finish]        * 200, ",
+    ] {
+        assert!(first.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains("s3cret"),
+        "a credential leaked into the trace:\n{text}"
+    );
+}

@@ -376,6 +376,42 @@ fn an_app_giving_up_on_a_stalled_body_makes_a_408_and_the_server_goes_on() {
     assert_eq!(next.body_text(), "got \"next\"");
 }
 
+#[test]
+fn a_stalled_body_costs_the_next_client_one_timeout_not_a_drain_too() {
+    // After a 408 for a slow head the server does not drain; after a 408 for a body that
+    // stopped arriving it must not either: the client has had its Timeouts::body_read, and a
+    // drain would keep the client queued behind it waiting Timeouts::drain more.
+    let drain = Duration::from_secs(5);
+    let server = common::start_with(strict_app, |config| {
+        config.timeouts.body_read = BODY_READ_TIMEOUT;
+        config.timeouts.drain = drain;
+    });
+    let mut stalled = common::connect(server.addr);
+    stalled
+        .write_all(b"POST / HTTP/1.0\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    let mut next = common::connect(server.addr);
+    next.write_all(&post(b"next")).unwrap();
+    let queued = std::time::Instant::now();
+    assert_eq!(common::read_response(&mut stalled).status, 408);
+    let response = common::read_response(&mut next);
+    let waited = queued.elapsed();
+    println!("the client behind a stalled body waited {waited:?} (body_read {BODY_READ_TIMEOUT:?}, drain {drain:?})");
+    assert_eq!(response.body_text(), "got \"next\"");
+    assert!(waited < drain / 2, "waited {waited:?}"); // loosely: no drain
+    let log = server.log_text();
+    assert!(
+        log.contains("call app: application error: the request body stopped arriving")
+            && log.contains("\"POST / HTTP/1.0\" 408 "),
+        "{log}"
+    );
+    assert!(
+        !log.contains("finish: "),
+        "no drain, so nothing about one:\n{log}"
+    );
+    drop(stalled);
+}
+
 /// `Timeouts::body_read` is documented as the wait for the *body*; the head has its own
 /// deadline (`request_head`). A head that pauses longer than `body_read`, but arrives well within
 /// `request_head`, must still be served.

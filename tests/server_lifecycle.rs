@@ -241,6 +241,64 @@ fn a_zero_timeout_is_refused_when_binding() {
     );
 }
 
+/// For [`the_longest_timeouts_mean_no_deadline`]: `/read` reads the body, `/big` answers with
+/// 200 KiB (several writes), anything else answers at once and leaves the body to be drained.
+fn reads_or_sends_big(
+    environ: &mut Environ,
+    start_response: &mut StartResponse,
+) -> Result<Body, AppError> {
+    match environ.path_info() {
+        "/read" => common::read_whole_body(environ, start_response),
+        "/big" => {
+            start_response.start("200 OK", [("Content-Type", "application/octet-stream")])?;
+            Ok(Body::from(vec![b'x'; 200 * 1024]))
+        }
+        _ => {
+            start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+            Ok(Body::from("did not read the body\n"))
+        }
+    }
+}
+
+#[test]
+fn the_longest_timeouts_mean_no_deadline() {
+    // Duration::MAX is a natural way to say "never"; `Instant + Duration::MAX` panics. Each
+    // timeout in turn is set to it, and every step that timeout governs is run over a socket:
+    // the first byte and the head (every request), the body reads (/read), the writes (/big),
+    // the drain (the unread body of /skip), and stopping the server.
+    for name in ["first_byte", "request_head", "body_read", "write", "drain"] {
+        let server = common::start_with(reads_or_sends_big, |config| {
+            let t = &mut config.timeouts;
+            let field = match name {
+                "first_byte" => &mut t.first_byte,
+                "request_head" => &mut t.request_head,
+                "body_read" => &mut t.body_read,
+                "write" => &mut t.write,
+                _ => &mut t.drain,
+            };
+            *field = Duration::MAX;
+            assert!(
+                config.check().is_ok(),
+                "{name}: Duration::MAX passes the check"
+            );
+        });
+        let read = server.request(b"POST /read HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(read.body_text(), "read 5 bytes\n", "{name}");
+        let big = server.request(b"GET /big HTTP/1.0\r\n\r\n");
+        assert_eq!(big.body.len(), 200 * 1024, "{name}");
+        let skip = server.request(b"POST /skip HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(skip.status, 200, "{name}");
+        let log = server.log_text();
+        assert_eq!(log.lines().count(), 3, "{name}: three access lines\n{log}");
+        assert!(!log.contains("panicked"), "{name}: {log}");
+        let common::TestServer { running, .. } = server;
+        finishes(
+            &format!("stopping with {name} = Duration::MAX"),
+            move || running.stop(),
+        );
+    }
+}
+
 #[test]
 fn the_largest_limits_mean_no_limit() {
     let server = common::start_with(demo_app, |config| {
@@ -343,6 +401,66 @@ fn dropping_a_running_server_stops_it() {
     assert_eq!(server.ping().status, 200);
     let addr = server.addr;
     finishes("dropping the RunningServer", move || drop(server));
+    assert_not_served(addr);
+}
+
+#[test]
+fn stop_is_prompt_while_an_idle_connection_is_open() {
+    // A pooled keep-alive client (or a browser's pre-connect socket) that has sent nothing is
+    // not a request in progress: stop() must not wait out its first-byte timeout.
+    let server = common::start_with(demo_app, |config| {
+        config.timeouts.first_byte = Duration::from_secs(30);
+    });
+    assert_eq!(server.ping().status, 200);
+    let mut idle = common::connect(server.addr);
+    thread::sleep(Duration::from_millis(200)); // the server is now waiting for its first byte
+    let common::TestServer {
+        running, log, addr, ..
+    } = server;
+    let (stopped, took) = mpsc::channel();
+    thread::spawn(move || {
+        let started = std::time::Instant::now();
+        running.stop();
+        let _ = stopped.send(started.elapsed());
+    });
+    let took = took
+        .recv_timeout(PATIENCE)
+        .expect("stop() returns with an idle connection open");
+    println!("stop() with an idle connection open took {took:?} (first_byte 30s)");
+    assert!(took < Duration::from_secs(5), "took {took:?}"); // a safety net: was 30 s
+                                                             // The idle client sees its connection closed, without a response; nothing is logged.
+    let mut received = Vec::new();
+    idle.read_to_end(&mut received).unwrap();
+    assert!(received.is_empty(), "{received:?}");
+    assert_eq!(log.lines().len(), 1, "only the ping:\n{}", log.text());
+    assert_not_served(addr);
+}
+
+#[test]
+fn stop_still_finishes_a_request_that_has_started() {
+    let server = common::start(demo_app);
+    let mut client = common::connect(server.addr);
+    client.write_all(b"GET /started HTTP/1.0\r\n").unwrap(); // the head is not over yet
+    thread::sleep(Duration::from_millis(200));
+    let common::TestServer { running, addr, .. } = server;
+    let (stopped, stop_returned) = mpsc::channel();
+    let stopper = thread::spawn(move || {
+        running.stop();
+        let _ = stopped.send(());
+    });
+    thread::sleep(Duration::from_millis(200));
+    assert!(
+        stop_returned.try_recv().is_err(),
+        "stop() returned with a request in progress"
+    );
+    client.write_all(b"\r\n").unwrap();
+    let response = common::read_response(&mut client);
+    assert_eq!(response.status, 200);
+    assert_eq!(environ_value(&response, "PATH_INFO"), "\"/started\"");
+    stop_returned
+        .recv_timeout(PATIENCE)
+        .expect("stop() returns once the request is served");
+    stopper.join().unwrap();
     assert_not_served(addr);
 }
 
@@ -520,6 +638,108 @@ fn a_client_that_stops_reading_is_abandoned_after_the_write_timeout() {
     assert_eq!(access.status, 200);
     assert!(access.bytes < BIG, "{log}");
     drop(not_reading);
+}
+
+/// An application that streams as many `x` as its query string says, through
+/// `Body::from_reader` with the length known, for the write-timeout tests.
+fn repeat_x(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Body, AppError> {
+    let size: u64 = environ.query_string().parse().unwrap_or(0);
+    start_response.start("200 OK", [("Content-Type", "application/octet-stream")])?;
+    Ok(Body::from_reader(
+        std::io::repeat(b'x').take(size),
+        Some(size),
+    ))
+}
+
+/// Reads exactly `n` bytes from `stream`, in blocks of up to 256 KiB.
+fn read_n(stream: &mut TcpStream, n: usize) {
+    let mut buffer = vec![0; 256 * 1024];
+    let mut left = n;
+    while left > 0 {
+        let want = left.min(buffer.len());
+        stream.read_exact(&mut buffer[..want]).unwrap();
+        left -= want;
+    }
+}
+
+#[test]
+fn a_downloading_client_that_stops_reading_is_dropped_after_one_write_timeout() {
+    // `kill -STOP` on a downloading curl: the client has been reading, so its receive buffer
+    // has grown, and even stopped its kernel still takes a few KiB now and then. Each of those
+    // used to count as progress and start another full write timeout (3 of them, here: about
+    // 6 s). Now the client must take each 64 KiB slice within the write timeout.
+    let write = Duration::from_secs(2);
+    let server = common::start_with(repeat_x, |config| config.timeouts.write = write);
+    let size = 64 * 1024 * 1024;
+    let mut client = common::connect(server.addr);
+    write!(client, "GET /big?{size} HTTP/1.0\r\n\r\n").unwrap();
+    read_n(&mut client, 4 * 1024 * 1024);
+    let stopped = std::time::Instant::now(); // and it reads no more
+    assert_eq!(server.ping().status, 200, "the next client is served");
+    let held = stopped.elapsed();
+    println!("a client that stopped reading held the server {held:?} (write timeout {write:?})");
+    // A safety net, not a speed test: the old rule took three timeouts here.
+    assert!(held < 2 * write, "held {held:?}");
+    let log = server.log_text();
+    let gone: Vec<&str> = log.lines().filter(|l| l.contains("went away")).collect();
+    assert_eq!(gone.len(), 1, "{log}");
+    assert!(
+        gone[0].contains("send body: the client went away after "),
+        "{log}"
+    );
+    assert!(
+        gone[0].contains("(the client stopped reading: ")
+            && gone[0].contains(" of 65536 bytes went out within the write timeout (2s))"),
+        "{log}"
+    );
+    let access = log
+        .lines()
+        .find_map(|l| parse_access_line(l).filter(|a| a.request_line.starts_with("GET /big?")));
+    let access = access.unwrap_or_else(|| panic!("no access line for /big:\n{log}"));
+    assert_eq!(access.status, 200);
+    assert!(access.bytes < size, "{log}");
+    drop(client);
+}
+
+#[test]
+fn a_slow_reader_that_keeps_reading_gets_the_whole_body() {
+    // The other side of the rule: a client that reads slowly but steadily is not "stopped".
+    // For 2.5 s it takes 16 KiB every 50 ms (320 KiB/s; the rule asks for 64 KiB per second)
+    // while the server, its socket buffers full, waits on each slice; then it reads the rest at
+    // full speed. Both the old rule and a `send` left blocked for the whole timeout dropped
+    // this client: a blocked `send` is not woken while space frees in small steps. (On loopback
+    // TCP frees buffer space in lumps of about 128 KiB, so the slices here take up to 0.4 s.)
+    let server = common::start_with(repeat_x, |config| {
+        config.timeouts.write = Duration::from_secs(1);
+    });
+    let size = 8 * 1024 * 1024;
+    let mut client = common::connect(server.addr);
+    write!(client, "GET /slow?{size} HTTP/1.0\r\n\r\n").unwrap();
+    let mut received = Vec::new();
+    let mut block = vec![0; 16 * 1024];
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        let n = client.read(&mut block).unwrap();
+        assert_ne!(n, 0, "the response ended early:\n{}", server.log_text());
+        received.extend_from_slice(&block[..n]);
+        thread::sleep(Duration::from_millis(50));
+    }
+    let slow_part = received.len();
+    client.read_to_end(&mut received).unwrap();
+    println!(
+        "read {slow_part} bytes slowly in {:?}, then the rest",
+        started.elapsed()
+    );
+    let response = common::Response::parse(received);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body.len() as u64, size, "{}", server.log_text());
+    server.ping();
+    let log = server.log_text();
+    assert!(!log.contains("went away"), "{log}");
+    assert!(
+        log.contains(&format!("\"GET /slow?{size} HTTP/1.0\" 200 {size}")),
+        "{log}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,10 +29,11 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::rc::Rc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::recorder::Recorder;
-use super::socket::{DeadlinePassed, Limit, TimedReader};
+use super::socket::{self, DeadlinePassed, Limit, TimedReader};
 use super::Config;
 use crate::engine::{self, HeadStyle, Outcome, Transport};
 use crate::gateway::{Application, Environ, ErrorStream, Input, InputError, Status};
@@ -73,13 +74,15 @@ fn give_back_read_buffer(reader: ConnReader) {
     SPARE_READ_BUFFER.set(reader.into_buffer());
 }
 
-/// Serves the one request on `stream`, then closes it. See the module docs.
+/// Serves the one request on `stream`, then closes it. See the module docs. If `stop` is set
+/// while the client has sent nothing yet, closes it without waiting for a request.
 pub(crate) fn serve<A>(
     stream: TcpStream,
     peer: SocketAddr,
     listening: SocketAddr,
     app: &A,
     config: &Config,
+    stop: &AtomicBool,
 ) where
     A: Application + ?Sized,
 {
@@ -101,7 +104,7 @@ pub(crate) fn serve<A>(
         peer,
         local: conn.info.local,
     });
-    if conn.wait_for_first_byte() {
+    if conn.wait_for_first_byte(stop) {
         conn.serve_request(app, accepted);
     }
     conn.close();
@@ -128,7 +131,7 @@ impl<'s> Connection<'s> {
         accepted: Instant,
         config: &'s Config,
     ) -> io::Result<Connection<'s>> {
-        stream.set_write_timeout(Some(config.timeouts.write))?;
+        socket::set_send_wait(&stream, config.timeouts.write)?;
         // Our end of the connection. A listener bound to one address can only accept there;
         // one bound to every address (0.0.0.0, ::) must ask the socket which one was used.
         let local = if listening.ip().is_unspecified() {
@@ -143,7 +146,7 @@ impl<'s> Connection<'s> {
         };
         let stream = Rc::new(stream);
         // The first phase: waiting for the request's first byte.
-        let first_byte = Limit::Deadline(accepted + config.timeouts.first_byte);
+        let first_byte = Limit::deadline_after(accepted, config.timeouts.first_byte);
         let reader = ReadAhead::new(
             TimedReader::new(Rc::clone(&stream), first_byte),
             take_read_buffer(),
@@ -165,15 +168,14 @@ impl<'s> Connection<'s> {
     }
 
     /// Waits for the client to start its request. False if there is nothing to serve.
-    fn wait_for_first_byte(&mut self) -> bool {
+    fn wait_for_first_byte(&mut self, stop: &AtomicBool) -> bool {
         let Some(reader) = self.reader.as_mut() else {
             return false;
         };
-        match io::BufRead::fill_buf(reader) {
-            Ok(bytes) if !bytes.is_empty() => true,
-            // Connected and closed without a word: a port check, or a shutdown wake-up call.
-            // http.server is silent about these too.
-            Ok(_) => false,
+        match socket::wait_for_first_byte(reader, stop) {
+            Ok(arrived) => arrived,
+            // (false: connected and closed without a word — a port check, a shutdown wake-up
+            // call — or the server is stopping. http.server is silent about these too.)
             Err(error) if is_timeout(&error) => {
                 let waited = self.config.timeouts.first_byte;
                 self.log(Stage::ReadRequest, &format!("closed an idle connection: no request within {waited:?} (a browser's spare pre-connect socket, usually)"));
@@ -195,8 +197,9 @@ impl<'s> Connection<'s> {
         let Some(reader) = self.reader.as_mut() else {
             return;
         };
-        reader.get_mut().set_limit(Limit::Deadline(
-            accepted + self.config.timeouts.request_head,
+        reader.get_mut().set_limit(Limit::deadline_after(
+            accepted,
+            self.config.timeouts.request_head,
         ));
         let head = match read_head(reader, self.config) {
             Ok(head) => head,
@@ -331,7 +334,7 @@ impl<'s> Connection<'s> {
             // after a 408: a client too slow to send its head has had its time, and draining
             // it would hold the only thread for Timeouts::drain more.)
             let _ = self.stream.shutdown(Shutdown::Write);
-            let deadline = Limit::Deadline(Instant::now() + self.config.timeouts.drain);
+            let deadline = Limit::deadline_after(Instant::now(), self.config.timeouts.drain);
             reader.get_mut().set_limit(deadline);
             let drained = drain(&mut reader, self.config);
             self.report_drain(Some(drained));
@@ -460,19 +463,10 @@ impl HttpTransport<'_> {
         Ok(())
     }
 
+    /// Writes to the socket under `Timeouts::write`, which `socket::write_all` enforces; its
+    /// error says in words how the client stopped reading.
     fn write_to_socket(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut stream = self.stream;
-        stream.write_all(bytes).map_err(|error| match error.kind() {
-            // SO_SNDTIMEO ran out (Unix says "would block"): say what it means.
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "the client stopped reading: a write waited longer than the write timeout of {:?}",
-                    self.write_timeout
-                ),
-            ),
-            _ => error,
-        })
+        socket::write_all(self.stream, bytes, self.write_timeout)
     }
 }
 
@@ -544,6 +538,8 @@ struct RequestBody {
     response_started: bool,
     /// True once reading the body failed: its framing can no longer be trusted.
     failed: bool,
+    /// True if that failure was the body timeout: the client stopped sending.
+    timed_out: bool,
     /// True once the response is over: reads fail from then on.
     ended: bool,
     body_timeout: Duration,
@@ -565,6 +561,7 @@ impl RequestBody {
             continue_to,
             response_started: false,
             failed: false,
+            timed_out: false,
             ended: false,
             body_timeout: config.timeouts.body_read,
         }))
@@ -580,6 +577,7 @@ impl RequestBody {
         self.send_continue_if_owed()?;
         self.reader.read(buf).map_err(|error| {
             self.failed = true;
+            self.timed_out = is_timeout(&error);
             self.explain(error)
         })
     }
@@ -643,9 +641,16 @@ impl RequestBody {
         if self.reader.is_done() && !past_the_body {
             return None;
         }
+        // Not after the body stopped arriving (the rule a slow request head follows, in
+        // `answer_refusal`): the client has had its Timeouts::body_read, and a drain would hold
+        // the only thread for Timeouts::drain more. Nothing arrived for that long, so nothing is
+        // left unread to cause a reset.
+        if self.timed_out {
+            return None;
+        }
         // The response is complete; a FIN tells the client so while we read what is left.
         let _ = stream.shutdown(Shutdown::Write);
-        let deadline = Limit::Deadline(Instant::now() + config.timeouts.drain);
+        let deadline = Limit::deadline_after(Instant::now(), config.timeouts.drain);
         self.reader.get_mut().get_mut().set_limit(deadline);
         let drained = if self.failed || self.reader.is_done() {
             // Nothing left of the body (or its framing is broken): read until the client stops.

@@ -53,14 +53,16 @@ pub(crate) const ACCEPT_ERROR_PAUSE_MAX: Duration = Duration::from_secs(1);
 /// How long one client may take at each step. Every one of them exists because the server has
 /// a single thread: a client that stalls without a timeout stalls the server.
 ///
-/// Two kinds, and the difference matters. `first_byte`, `request_head` and `drain` are
-/// *deadlines*: the whole step must be over in time. `body_read` and `write` are *idle*
-/// timeouts: each read or write may wait that long, however many there are — so a large upload
-/// or download over a slow network is never cut off as long as it keeps moving. The price, said
-/// plainly: a client that sends (or reads) one byte every few seconds holds this server for as
-/// long as it likes. A production server does not care, because it serves others meanwhile;
-/// here, the answer would be a deadline for the whole body, which would also cap how big a
-/// slow upload can be. We chose to keep big uploads working.
+/// Three kinds, and the difference matters. `first_byte`, `request_head` and `drain` are
+/// *deadlines*: the whole step must be over in time. `body_read` is an *idle* timeout: each
+/// read may wait that long, however many there are — so a large upload over a slow network is
+/// never cut off as long as it keeps moving. `write` is in between: a deadline for each slice
+/// of up to 64 KiB of the response, so a download goes on as long as the client keeps taking
+/// at least that much per period. The price, said plainly: a client that sends one byte every
+/// few seconds holds this server for as long as it likes, and so does one that reads 64 KiB
+/// every 9 s. A production server does not care, because it serves others meanwhile; here,
+/// the answer would be a deadline for the whole body, which would also cap how big a slow
+/// upload can be. We chose to keep big uploads working.
 ///
 /// ```
 /// use std::time::Duration;
@@ -81,12 +83,19 @@ pub struct Timeouts {
     /// The longest wait for the next bytes of the request body, each time the application
     /// reads (an idle timeout, not a limit on the whole body). The application sees a `TimedOut` error; if it gives up, the client gets 408.
     pub body_read: Duration,
-    /// The longest a single write to the client may block (a client that stops reading); an
-    /// idle timeout, not a limit on the whole response.
-    /// The response is abandoned and logged.
+    /// How long the client may take to accept each slice of the response. The response goes
+    /// to the socket in slices of at most 64 KiB; a slice not taken in this time means the
+    /// client has stopped reading, and the response is abandoned and logged ("the client
+    /// stopped reading: …"). So a client that takes less than one 64 KiB slice per `write`
+    /// period (6.4 KiB/s, with the default 10 s) is taken to have stopped, and one that takes
+    /// more is served however long the whole response lasts. A slice may overrun by up to
+    /// 100 ms (the server waits on the socket in steps of that size; `src/server/socket.rs`
+    /// says why). TCP frees room in the socket's buffer a segment or two at a time, so over
+    /// loopback, whose segments are 64 KiB, a client must in fact read about 128 KiB per period.
     pub write: Duration,
     /// After the response, how long to keep reading request bytes the application did not
-    /// read, so the client sees our response rather than a connection reset.
+    /// read, so the client sees our response rather than a connection reset. Never after the
+    /// request timed out (its head, or a read of its body): that client has had its time.
     pub drain: Duration,
 }
 
@@ -134,7 +143,8 @@ pub struct Config {
 impl Config {
     /// Checks the settings the server cannot work with: a timeout of zero (the OS has no
     /// "wait zero seconds" setting — `Duration::ZERO` would mean *fail every read at once*). For
-    /// "practically never", use a long duration instead.
+    /// "practically never", use a long duration instead; `Duration::MAX` is fine (a deadline too
+    /// far away for an `Instant` to hold is taken to be a century away).
     ///
     /// ```
     /// use std::time::Duration;
@@ -259,7 +269,14 @@ impl<A: Application> Server<A> {
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(());
         }
-        connection::serve(stream, peer, self.local, &self.app, &self.config);
+        connection::serve(
+            stream,
+            peer,
+            self.local,
+            &self.app,
+            &self.config,
+            &self.stop,
+        );
         Ok(())
     }
 
@@ -339,7 +356,9 @@ pub struct ShutdownHandle {
 
 impl ShutdownHandle {
     /// Asks the server to stop, and wakes it if it is waiting for a connection. A request in
-    /// progress is finished first. Returns at once; join the server's thread to wait for it.
+    /// progress (one whose first bytes have arrived) is finished first; a connection that has
+    /// sent nothing yet is closed within about 50 ms (see `socket::wait_for_first_byte`).
+    /// Returns at once; join the server's thread to wait for it.
     pub fn shutdown(&self) {
         if self.stop.swap(true, Ordering::SeqCst) {
             return; // already asked
@@ -377,7 +396,8 @@ impl RunningServer {
         self.handle.clone()
     }
 
-    /// Stops the server and waits for its thread to end.
+    /// Stops the server and waits for its thread to end: at once if it is idle, or waiting on a
+    /// connection that has sent nothing; after the request in progress, if there is one.
     pub fn stop(mut self) {
         self.stop_and_join();
     }

@@ -127,8 +127,8 @@ fn spawn_with_pipe(mut command: Command, bytes: &[u8]) -> (Child, std::process::
     let mut child = command.spawn().expect("start the CGI program");
     let mut pipe = child.stdin.take().expect("piped stdin");
     // Small bodies: they fit in the pipe's buffer, so this does not wait for the program. A
-    // program that needs no body (the demo application) may have answered and exited before
-    // this write: then the pipe is broken, which is no failure of the program's.
+    // program that does not read its body (the demo app) may already have exited and closed
+    // its end: a broken pipe then is the program's right, not a failure.
     match pipe.write_all(bytes) {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
             panic!("write the body to stdin: {error}")

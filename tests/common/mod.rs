@@ -4,6 +4,7 @@
 //! Every test file that needs these says `mod common;`. Not every file uses every helper, so
 //! unused ones are allowed.
 #![allow(dead_code)]
+pub mod fcgi_client;
 pub mod fuzz;
 
 use std::io::{Read, Write};
