@@ -4,8 +4,10 @@
 //! cannot show whether 10 MB went through intact.
 //!
 //! Stage: **call app**. Which gateway brings the request is decided in `main`, the same way the
-//! `rgiref` binary decides: `GATEWAY_INTERFACE` set means a web server started us as a CGI
-//! program (`rgiref::cgi::run`); otherwise this is a development server on HTTP.
+//! `rgiref` binary decides: a listening socket on standard input means a web server started us
+//! as its FastCGI child (lighttpd's `bin-path`); `GATEWAY_INTERFACE` set means a CGI program
+//! (`rgiref::cgi::run`); `--fastcgi ADDR` a FastCGI responder on ADDR (`HOST:PORT`, or a Unix
+//! socket path: anything with a `/`); otherwise this is a development server on HTTP.
 //!
 //! The paths, after wherever the web server mounts it (`PATH_INFO`):
 //!
@@ -29,6 +31,7 @@
 //!   cargo build --example echo_gateway            # then, as a web server runs a CGI program:
 //!   env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/head/100 \
 //!       target/debug/examples/echo_gateway
+//!   cargo run --example echo_gateway -- --fastcgi 127.0.0.1:9000   # for nginx's fastcgi_pass
 //! ```
 //!
 //! Why an example and not a path of the `rgiref` binary: the binary serves the demo application
@@ -40,6 +43,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use rgiref::demo::demo_app;
+use rgiref::fastcgi;
 use rgiref::gateway::{AppError, Body, Environ, StartResponse};
 use rgiref::server::Server;
 
@@ -132,13 +136,28 @@ fn pid(start_response: &mut StartResponse) -> Result<Body, AppError> {
 const DEFAULT_PORT: &str = "8003";
 
 fn main() -> ExitCode {
-    // Under CGI the command line is the web server's (and the client's, through a query
-    // without `=`), so it is not read at all: see `run_as_cgi` in src/main.rs.
+    // Started by a web server, the way it started us says which gateway, as in src/main.rs: a
+    // listening socket on standard input first (a web server may set CGI variables for its
+    // FastCGI children too), then GATEWAY_INTERFACE. Under CGI the command line is the web
+    // server's (and the client's, through a query without `=`), so it is not read at all.
+    if let Ok(server) =
+        fastcgi::Server::from_inherited_stdin(echo_gateway, fastcgi::Config::default())
+    {
+        server.serve_forever();
+        return ExitCode::SUCCESS;
+    }
     if std::env::var_os("GATEWAY_INTERFACE").is_some() {
         return rgiref::cgi::run(&echo_gateway);
     }
-    let port = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, address] = args.as_slice() {
+        if flag == "--fastcgi" {
+            return serve_fastcgi(address);
+        }
+    }
+    let port = args
+        .first()
+        .cloned()
         .unwrap_or_else(|| DEFAULT_PORT.to_owned());
     let address = format!("127.0.0.1:{port}");
     match Server::bind(&address, echo_gateway) {
@@ -152,6 +171,31 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("echo_gateway: cannot listen on {address}: {error} (give another port: cargo run --example echo_gateway -- 8011)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `--fastcgi ADDR`: a FastCGI responder on a TCP address, or on a Unix socket if ADDR holds a
+/// `/`, announcing where it listens in a line that ends with the address.
+fn serve_fastcgi(address: &str) -> ExitCode {
+    let config = fastcgi::Config::default();
+    let bound = if address.contains('/') {
+        fastcgi::Server::bind_unix_with(address, echo_gateway, config)
+    } else {
+        fastcgi::Server::bind_with(address, echo_gateway, config)
+    };
+    match bound {
+        Ok(server) => {
+            println!(
+                "echo_gateway: FastCGI responder (Ctrl+C to quit) on {}",
+                server.local_addr()
+            );
+            server.serve_forever();
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("echo_gateway: cannot listen on {address}: {error}");
             ExitCode::from(2)
         }
     }
