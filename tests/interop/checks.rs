@@ -498,3 +498,84 @@ fn sequential(site: &Site, measured: &mut Measured) {
 pub fn millis(duration: Duration) -> String {
     format!("{} ms", duration.as_millis())
 }
+
+/// How many processes answered `requests` sequential `/pid` requests: how far a web server
+/// spreads requests over a pool.
+pub fn processes_serving(mount: &Mount, requests: usize) -> usize {
+    let pids: std::collections::BTreeSet<String> =
+        (0..requests).map(|_| mount.get("/pid").text()).collect();
+    pids.len()
+}
+
+/// What [`clients_at_once`] saw: each request's status and how long it took.
+pub struct Turns {
+    pub statuses: Vec<u16>,
+    pub latencies: Vec<Duration>,
+}
+
+impl Turns {
+    pub fn slowest(&self) -> Duration {
+        self.latencies.iter().copied().max().unwrap_or_default()
+    }
+
+    pub fn median(&self) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+    }
+
+    /// How many requests were not answered with a 200.
+    pub fn failed(&self) -> usize {
+        self.statuses.iter().filter(|&&s| s != 200).count()
+    }
+}
+
+/// `clients` clients at the same time, each sending `each` requests one after another: GET
+/// `/pid`, or POST a small body to `/echo`. A web server then needs as many upstream
+/// connections at once.
+pub fn clients_at_once(mount: &Mount, clients: usize, each: usize, post: bool) -> Turns {
+    let seen = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..clients {
+            let seen = &seen;
+            scope.spawn(move || {
+                for _ in 0..each {
+                    let started = Instant::now();
+                    let reply = if post {
+                        let body = Upload::Sized(b"hello");
+                        send(mount.addr, "POST", &mount.target("/echo"), &[], body)
+                    } else {
+                        mount.get("/pid")
+                    };
+                    let took = started.elapsed();
+                    seen.lock().unwrap().push((reply.status, took));
+                }
+            });
+        }
+    });
+    let seen = seen.into_inner().unwrap();
+    Turns {
+        statuses: seen.iter().map(|(status, _)| *status).collect(),
+        latencies: seen.iter().map(|(_, took)| *took).collect(),
+    }
+}
+
+/// `count` requests for `/sleep/MILLIS` sent at once: how many processes served them (each
+/// answers with its process id), and how long all of them took.
+pub fn slow_requests_at_once(mount: &Mount, count: usize, millis: u64) -> (usize, Duration) {
+    let started = Instant::now();
+    let pids: std::collections::BTreeSet<String> = std::thread::scope(|scope| {
+        let requests: Vec<_> = (0..count)
+            .map(|_| scope.spawn(|| mount.get(&format!("/sleep/{millis}"))))
+            .collect();
+        requests
+            .into_iter()
+            .map(|request| {
+                let reply = request.join().expect("a request thread");
+                assert_eq!(reply.status, 200, "{reply:?}");
+                reply.text()
+            })
+            .collect()
+    });
+    (pids.len(), started.elapsed())
+}

@@ -24,7 +24,7 @@ pub enum Upload<'a> {
 }
 
 /// A response, taken apart.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Reply {
     pub status: u16,
     pub status_line: String,
@@ -33,6 +33,21 @@ pub struct Reply {
     pub body: Vec<u8>,
     /// How many bytes the head took, status line to blank line.
     pub head_bytes: usize,
+}
+
+impl std::fmt::Debug for Reply {
+    /// The status line, the headers and the start of the body as text: a failing assertion
+    /// should show what came, not a wall of byte values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.text();
+        let start: String = text.chars().take(300).collect();
+        f.debug_struct("Reply")
+            .field("status_line", &self.status_line)
+            .field("headers", &self.headers)
+            .field("body_bytes", &self.body.len())
+            .field("body_start", &start)
+            .finish()
+    }
 }
 
 impl Reply {

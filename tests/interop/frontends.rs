@@ -53,14 +53,33 @@ impl FrontEnd {
 /// How many times a web server is started with fresh ports when one was taken meanwhile.
 const ATTEMPTS: usize = 4;
 
+/// What goes into a wrapper: the README's snippets, and for nginx what goes in the http block.
+#[derive(Default)]
+pub struct Snippets {
+    /// lighttpd and Apache: the config itself; nginx: what goes inside the `server` block.
+    pub main: String,
+    /// nginx only: what goes in the `http` block (a conf.d file: `upstream`, `server`).
+    pub http: String,
+}
+
+impl From<String> for Snippets {
+    fn from(main: String) -> Snippets {
+        Snippets {
+            main,
+            http: String::new(),
+        }
+    }
+}
+
 /// Starts `server` with `port_count` free ports and the config `snippets(ports)` gives, pasted
-/// into its wrapper. `None` if the server is not installed (the skip is already said).
+/// into its wrapper (the first port is the wrapper's own). `None` if the server is not
+/// installed (the skip is already said).
 pub fn start(
     server: WebServer,
     dir: &TempDir,
     port_count: usize,
     extra: &Extra,
-    snippets: impl Fn(&[u16]) -> String,
+    snippets: impl Fn(&[u16]) -> Snippets,
 ) -> Option<FrontEnd> {
     let binary = require(server)?;
     let mut last_error = String::new();
@@ -102,6 +121,8 @@ pub struct Extra {
     /// Apache: the MPM (`prefork`, which mod_cgi needs, or `event`, Debian's default);
     /// `prefork` when empty.
     pub apache_mpm: &'static str,
+    /// nginx: directives for the wrapper's `server` block, which its locations inherit.
+    pub nginx_server: &'static str,
 }
 
 /// Writes the config and returns the command that runs `server` with it, and its error log.
@@ -111,7 +132,7 @@ fn configure(
     dir: &TempDir,
     ports: &[u16],
     extra: &Extra,
-    snippets: &str,
+    snippets: &Snippets,
 ) -> (Command, PathBuf) {
     let dir_text = dir.path.display().to_string();
     let port = ports[0].to_string();
@@ -122,7 +143,11 @@ fn configure(
             let _ = std::fs::create_dir_all(dir.join("uploads"));
             let config = fill(
                 include_str!("lighttpd.conf"),
-                &[("DIR", &dir_text), ("PORT", &port), ("SNIPPETS", snippets)],
+                &[
+                    ("DIR", &dir_text),
+                    ("PORT", &port),
+                    ("SNIPPETS", &snippets.main),
+                ],
             );
             let path = dir.write("lighttpd.conf", &config);
             command.arg("-D").arg("-f").arg(path);
@@ -139,7 +164,13 @@ fn configure(
             }
             let config = fill(
                 include_str!("nginx.conf"),
-                &[("DIR", &dir_text), ("SNIPPETS", snippets)],
+                &[
+                    ("DIR", &dir_text),
+                    ("PORT", &port),
+                    ("SERVER_EXTRA", extra.nginx_server),
+                    ("SNIPPETS", &snippets.main),
+                    ("HTTP_SNIPPETS", &snippets.http),
+                ],
             );
             let path = dir.write("nginx.conf", &config);
             let error_log = dir.join("nginx-error.log");
@@ -173,7 +204,7 @@ fn configure(
                         },
                     ),
                     ("LOAD_MODULES", &modules),
-                    ("SNIPPETS", snippets),
+                    ("SNIPPETS", &snippets.main),
                 ],
             );
             let path = dir.write("apache.conf", &config);

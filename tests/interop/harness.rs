@@ -387,6 +387,21 @@ impl Drop for Daemon {
     }
 }
 
+/// Starts `program` with `args` as a responder the web server will connect to (`--fastcgi
+/// 127.0.0.1:0`, say), and returns it with the address it announced: the last word of the first
+/// line of its standard output that ends in one (`127.0.0.1:40123`, `unix:/path`).
+pub fn responder(name: &str, program: &Path, args: &[&str], dir: &TempDir) -> (Daemon, String) {
+    let mut command = Command::new(program);
+    command.args(args);
+    let mut daemon = Daemon::spawn_quiet(name, command, dir);
+    let address = daemon.wait_for_stdout("the address it listens on", |line| {
+        let word = line.split_whitespace().last()?;
+        let is_address = word.parse::<SocketAddr>().is_ok() || word.starts_with("unix:/");
+        is_address.then(|| word.to_owned())
+    });
+    (daemon, address)
+}
+
 /// The end of `text`, at most `limit` bytes of it.
 fn tail(text: &str, limit: usize) -> &str {
     let mut start = text.len().saturating_sub(limit);
