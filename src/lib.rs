@@ -85,6 +85,7 @@ pub mod log;
 pub mod observe;
 mod percent;
 mod read_ahead;
+pub mod scgi;
 pub mod server;
 mod stage;
 
