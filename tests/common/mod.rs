@@ -5,6 +5,7 @@
 //! unused ones are allowed.
 #![allow(dead_code)]
 pub mod fuzz;
+pub mod scgi_client;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
