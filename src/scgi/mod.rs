@@ -255,7 +255,8 @@ impl<A: Application> Server<A> {
     /// on, left by a server that was killed); a live socket or any other file is an error.
     /// Between creating the socket and setting its mode, the file briefly has the permissions
     /// the umask gives, which std cannot change: keep the socket in a directory only the right
-    /// users can enter. The file is removed when the server is dropped.
+    /// users can enter. The file is removed when the server is dropped. A relative `path` is
+    /// made absolute, and [`Server::local_addr`] says so.
     ///
     /// ```
     /// use rgiref::demo::demo_app;

@@ -227,13 +227,18 @@ impl UnixSocketFile {
     /// set to `mode`. Between the two there is a moment with the umask's permissions: std
     /// cannot change the umask without `unsafe`. Put the socket in a directory only the right
     /// users can enter (`/run/<app>/`), which is the real protection anyway.
+    ///
+    /// A relative `path` is made absolute first, so that the address the banner shows can be
+    /// pasted into a web server's configuration, and the clean-up finds the file even if the
+    /// working directory changes.
     pub(crate) fn bind(path: &Path, mode: u32) -> io::Result<(UnixListener, UnixSocketFile)> {
-        remove_stale_socket(path)?;
-        let listener = UnixListener::bind(path)?;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-        let metadata = fs::symlink_metadata(path)?;
+        let path = std::path::absolute(path)?;
+        remove_stale_socket(&path)?;
+        let listener = UnixListener::bind(&path)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+        let metadata = fs::symlink_metadata(&path)?;
         let file = UnixSocketFile {
-            path: path.to_owned(),
+            path,
             id: (metadata.dev(), metadata.ino()),
         };
         Ok((listener, file))
