@@ -12,6 +12,8 @@
 //!   cargo run -- --host ::1 --quiet         # IPv6 loopback, no access log
 //!   curl -v 'http://127.0.0.1:8000/hello?x=1'
 //!   cargo run --example raw -- 'GET /\r\n'  # HTTP/0.9: the body alone
+//!   cargo run -- --scgi 127.0.0.1:4000      # SCGI, behind nginx's scgi_pass (README.md)
+//!   cargo run -- --scgi ./rgiref.sock       # SCGI on a Unix socket (a path with a '/')
 //! ```
 //!
 //! Every mistake on the command line (a bad flag, a bad address, a port in use) is one line on
@@ -23,16 +25,22 @@ use std::process::ExitCode;
 
 use rgiref::demo::demo_app;
 use rgiref::log::Log;
+use rgiref::scgi;
 use rgiref::server::{Config, Server};
 
 const USAGE: &str = "\
 rgiref: the rgiref development server, serving the demo application
 
 usage: rgiref [--host HOST] [--port PORT] [--quiet]
+       rgiref --scgi ADDR [--quiet]
 
   --host HOST   the IP address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every
                 interface, ::1 for IPv6 loopback; localhost means 127.0.0.1)
   --port PORT   the port to listen on (default 8000; 0 lets the system pick a free one)
+  --scgi ADDR   serve SCGI instead of HTTP, for a web server in front (nginx scgi_pass,
+                lighttpd mod_scgi, Apache mod_proxy_scgi): ADDR is HOST:PORT
+                (127.0.0.1:4000; port 0 for any free one) or a Unix socket path
+                containing '/' (./rgiref.sock)
   -q, --quiet   no access log (errors are still logged on standard error)
   -h, --help    show this text
   -V, --version show the version
@@ -42,6 +50,7 @@ usage: rgiref [--host HOST] [--port PORT] [--quiet]
 #[derive(Debug, PartialEq)]
 enum Command {
     Serve { address: SocketAddr, quiet: bool },
+    ServeScgi { address: scgi::Address, quiet: bool },
     Help,
     Version,
 }
@@ -58,6 +67,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Serve { address, quiet }) => serve(address, quiet),
+        Ok(Command::ServeScgi { address, quiet }) => serve_scgi(address, quiet),
         Err(message) => fail(&format!("{message} (try --help)")),
     }
 }
@@ -81,6 +91,57 @@ fn serve(address: SocketAddr, quiet: bool) -> ExitCode {
     let _ = std::io::stdout().flush(); // so a pipe (or a test) sees the address now
     server.serve_forever();
     ExitCode::SUCCESS
+}
+
+/// Serves the demo application over SCGI until the process is stopped. The banner mirrors the
+/// HTTP one, with the address in the form `scgi_pass` takes it.
+fn serve_scgi(address: scgi::Address, quiet: bool) -> ExitCode {
+    let config = scgi::Config {
+        access_log: !quiet,
+        log: Log::stderr(),
+        ..scgi::Config::default()
+    };
+    let bound = match &address {
+        scgi::Address::Tcp(tcp) => scgi::Server::bind_with(tcp, demo_app, config),
+        scgi::Address::Unix(path) => scgi::Server::bind_unix(path, demo_app, config),
+    };
+    let server = match bound {
+        Ok(server) => server,
+        Err(error) => return fail(&scgi_bind_error_message(&address, &error)),
+    };
+    let local = server.local_addr();
+    let shown = match local {
+        scgi::Address::Tcp(tcp) => format!("scgi://{tcp}"),
+        scgi::Address::Unix(_) => local.to_string(),
+    };
+    println!(
+        "rgiref {} development server: for learning and testing, not for production.",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("Serving the demo application over SCGI at {shown} (nginx: scgi_pass {local};)");
+    println!("Press Ctrl+C to quit.");
+    let _ = std::io::stdout().flush(); // so a pipe (or a test) sees the address now
+    server.serve_forever();
+    ExitCode::SUCCESS
+}
+
+/// An SCGI bind failure, said in a way that suggests the fix. The Unix socket's own errors
+/// ("another server is listening on …") already say what is wrong.
+fn scgi_bind_error_message(address: &scgi::Address, error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let why = match (address, error.kind()) {
+        (scgi::Address::Tcp(_), ErrorKind::AddrInUse) => {
+            "the port is already in use; is another server running there? Try another port, \
+             or port 0 for any free one"
+                .to_owned()
+        }
+        (scgi::Address::Tcp(_), ErrorKind::AddrNotAvailable) => {
+            "that address does not belong to this machine".to_owned()
+        }
+        (_, ErrorKind::PermissionDenied) => "permission denied".to_owned(),
+        _ => error.to_string(),
+    };
+    format!("cannot listen on {address}: {why}")
 }
 
 /// A bind failure, said in a way that suggests the fix.
@@ -109,6 +170,8 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut host = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut port: u16 = 8000;
     let mut quiet = false;
+    let mut scgi_address = None;
+    let mut http_address_given = false;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         // `--port=8001` is `--port 8001`.
@@ -116,7 +179,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
             _ => (arg.as_str(), None),
         };
-        let takes_value = matches!(flag, "--host" | "--port");
+        let takes_value = matches!(flag, "--host" | "--port" | "--scgi");
         if takes_value && value.is_none() {
             value = Some(rest.next().ok_or(format!("{flag} needs a value"))?.clone());
         }
@@ -124,19 +187,45 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             return Err(format!("{flag} takes no value"));
         }
         let value = value.unwrap_or_default();
+        http_address_given |= matches!(flag, "--host" | "--port");
         match flag {
             "--host" => host = parse_host(&value)?,
             "--port" => port = parse_port(&value)?,
+            "--scgi" => scgi_address = Some(parse_scgi_address(&value)?),
             "--quiet" | "-q" => quiet = true,
             "--help" | "-h" => return Ok(Command::Help),
             "--version" | "-V" => return Ok(Command::Version),
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
+    if let Some(address) = scgi_address {
+        if http_address_given {
+            return Err("--host and --port are for HTTP; --scgi takes its own address".to_owned());
+        }
+        return Ok(Command::ServeScgi { address, quiet });
+    }
     Ok(Command::Serve {
         address: SocketAddr::new(host, port),
         quiet,
     })
+}
+
+/// `--scgi`'s address: a Unix socket path if it contains `/`, otherwise `HOST:PORT` with the
+/// host as `--host` takes it (an IP address, `[::1]`, or `localhost`).
+fn parse_scgi_address(text: &str) -> Result<scgi::Address, String> {
+    if text.contains('/') {
+        return Ok(scgi::Address::Unix(text.into()));
+    }
+    let wrong = || {
+        format!(
+            "--scgi needs HOST:PORT (such as 127.0.0.1:4000) or a Unix socket path containing \
+             '/' (such as ./rgiref.sock), not {text:?}"
+        )
+    };
+    let (host, port) = text.rsplit_once(':').ok_or_else(wrong)?;
+    let host = parse_host(host).map_err(|_| wrong())?;
+    let port = port.parse().map_err(|_| wrong())?;
+    Ok(scgi::Address::Tcp(SocketAddr::new(host, port)))
 }
 
 /// An IP address literal (`[::1]` brackets allowed), or `localhost`. No DNS: a development
@@ -205,5 +294,44 @@ mod tests {
         assert!(parse(&["--bogus"])
             .unwrap_err()
             .contains("unknown argument"));
+    }
+
+    #[test]
+    fn scgi_addresses() {
+        let tcp = |text: &str| scgi::Address::Tcp(text.parse().unwrap());
+        assert_eq!(
+            parse(&["--scgi", "127.0.0.1:4000"]),
+            Ok(Command::ServeScgi {
+                address: tcp("127.0.0.1:4000"),
+                quiet: false
+            })
+        );
+        assert_eq!(
+            parse(&["--scgi=[::1]:0", "-q"]),
+            Ok(Command::ServeScgi {
+                address: tcp("[::1]:0"),
+                quiet: true
+            })
+        );
+        assert_eq!(
+            parse(&["--scgi", "localhost:4000"]).unwrap(),
+            Command::ServeScgi {
+                address: tcp("127.0.0.1:4000"),
+                quiet: false
+            }
+        );
+        assert_eq!(
+            parse(&["--scgi", "./run/app.sock"]).unwrap(),
+            Command::ServeScgi {
+                address: scgi::Address::Unix("./run/app.sock".into()),
+                quiet: false
+            }
+        );
+        for bad in ["4000", "example.org:4000", "127.0.0.1:x", "127.0.0.1:70000"] {
+            let error = parse(&["--scgi", bad]).unwrap_err();
+            assert!(error.contains("--scgi needs HOST:PORT"), "{bad}: {error}");
+        }
+        let both = parse(&["--port", "8000", "--scgi", "127.0.0.1:4000"]).unwrap_err();
+        assert!(both.contains("--scgi takes its own address"), "{both}");
     }
 }

@@ -4,7 +4,7 @@
 //! Stage: every one, for the SCGI transport — **accept** (TCP, Unix sockets, stopping),
 //! **read request** (the netstring, each way it can be wrong), **build environ** (the same
 //! filtering and byte rule as CGI), **call app** to **send body** (big bodies both ways, a
-//! panic, a response cut short), **finish** (draining).
+//! panic, a response cut short), **finish** (draining), and the `--scgi` flag of the binary.
 //!
 //! What a reader learns here:
 //! * A well-formed request gets a CGI response (`Status: 200 OK`, headers, body) and the
@@ -14,13 +14,15 @@
 //! * Every wait has a timeout, because one thread serves everybody.
 
 mod common;
+mod server_process;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
+use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -33,6 +35,7 @@ use rgiref::demo::demo_app;
 use rgiref::gateway::{AppError, Body, Environ, StartResponse};
 use rgiref::log::Log;
 use rgiref::scgi::{Address, Config, Limits, Server, Timeouts};
+use server_process::{ServerProcess, PATIENCE};
 
 /// A request's variables as `(name, value)` string pairs, for [`request`].
 fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
@@ -72,9 +75,6 @@ fn assert_still_serving(server: &TestScgi) {
     let ping = server.ping();
     assert_eq!(ping.status, 200, "{:?}\n{}", ping, server.log_text());
 }
-
-/// The longest a test waits for the server to stop. A safety net; no test comes near it.
-const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Runs `work` on a thread and fails the test (instead of hanging the suite) if it has not
 /// finished after [`PATIENCE`].
@@ -782,4 +782,74 @@ fn mutated(rng: &mut Rng, donors: &[Vec<u8>], mutator: &Mutator) -> (Vec<u8>, Ve
     let rounds = rng.range(1..=4);
     trail.extend(mutator.havoc(rng, &mut input, rounds));
     (input, trail)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary: `rgiref --scgi ADDR`
+
+/// Starts the binary with `args` and reads the SCGI address from its banner.
+fn start_binary(args: &[&str]) -> (ServerProcess, String) {
+    let mut command = Command::new(server_process::BINARY);
+    command.args(args);
+    let process = ServerProcess::spawn(command);
+    let banner = process.wait_for_stdout(|text| text.contains("Ctrl+C"), "the SCGI banner");
+    assert!(banner.contains("development server"), "{banner}");
+    let address = banner
+        .split_whitespace()
+        .find_map(|word| {
+            word.strip_prefix("scgi://")
+                .or_else(|| word.strip_prefix("unix:"))
+        })
+        .unwrap_or_else(|| panic!("no SCGI address in the banner:\n{banner}"))
+        .to_owned();
+    (process, address)
+}
+
+#[test]
+fn the_binary_serves_the_demo_over_scgi_on_the_port_it_prints() {
+    let (process, address) = start_binary(&["--scgi", "127.0.0.1:0"]);
+    let addr: SocketAddr = address.parse().expect("an IP address and port");
+    assert_ne!(addr.port(), 0, "the real port");
+    let response = exchange(addr, &get("/from/the/binary?x=1"));
+    assert_eq!(response.status, 200, "{response:?}");
+    let environ = demo_environ(&response);
+    assert_eq!(environ["PATH_INFO"], "\"/from/the/binary\"");
+    assert_eq!(environ["rgi.multiprocess"], "true");
+    let log = process.wait_for_stderr(|t| t.contains("/from/the/binary"), "the access line");
+    assert!(
+        log.contains("\"GET /from/the/binary?x=1 HTTP/1.1\" 200 "),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_binary_serves_scgi_on_a_unix_socket() {
+    let path = socket_path("binary");
+    let (process, address) = start_binary(&["--scgi", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(address, path.display().to_string());
+    let response = unix_exchange(&path, &get("/unix"));
+    assert_eq!(demo_environ(&response)["PATH_INFO"], "\"/unix\"");
+    drop(process); // killed: the file stays, and the next start replaces it as stale
+    let (again, _) = start_binary(&["--scgi", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(unix_exchange(&path, &get("/")).status, 200);
+    drop(again);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn a_bad_scgi_address_is_refused() {
+    for (args, hint) in [
+        (&["--scgi", "nowhere"][..], "--scgi needs HOST:PORT"),
+        (&["--scgi"][..], "--scgi needs a value"),
+        (
+            &["--scgi", "127.0.0.1:0", "--port", "8000"][..],
+            "--scgi takes its own address",
+        ),
+    ] {
+        let exited = server_process::run_to_exit(args);
+        assert_eq!(exited.code, Some(2), "{args:?}: {}", exited.stderr);
+        assert!(exited.stderr.starts_with("rgiref: "), "{}", exited.stderr);
+        assert!(exited.stderr.contains(hint), "{args:?}: {}", exited.stderr);
+        assert!(!exited.stderr.contains("panicked"), "{}", exited.stderr);
+    }
 }
