@@ -1,4 +1,5 @@
-//! One SCGI connection, one request: from an accepted socket to the access-log line.
+//! One SCGI connection, one request, on the application's side: from an accepted socket to the
+//! access-log line.
 //!
 //! Stages: **read request**, **build environ**, then the engine's **call app**, **send
 //! headers**, **send body**, then **finish** — for the SCGI transport. `crate::engine` is the
@@ -106,8 +107,8 @@ impl Connection<'_> {
             }),
             url_scheme: variables.url_scheme,
             multithread: false,
-            // Several rgiref processes may serve one web server (nginx's `upstream` with two
-            // `server` lines, lighttpd's "max-procs"): the application cannot tell.
+            // Several rgiref processes may serve one web server (an nginx `upstream` with two
+            // `server` lines, say), and the application cannot tell.
             multiprocess: true,
             run_once: false,
         };
@@ -139,7 +140,7 @@ impl Connection<'_> {
     /// Logs a header that could not be read, and closes the connection.
     fn refuse_unreadable(&self, mut reader: ConnReader, error: HeadError) {
         match error {
-            // A port check, or our own shutdown wake-up call: nothing was asked.
+            // A port check (a health check, `nc -z`): nothing was asked, nothing to say.
             HeadError::Empty => {}
             HeadError::EndedEarly(message) => self.log(Stage::ReadRequest, &message),
             HeadError::Malformed(message) => {

@@ -93,6 +93,17 @@ impl RequestHead {
 type PairAt = (Range<usize>, Range<usize>);
 
 /// Why a request header could not be read.
+///
+/// ```
+/// use rgiref::scgi::{read_head, HeadError, Limits};
+/// let limits = Limits::default();
+/// assert!(matches!(read_head(&mut &b""[..], &limits), Err(HeadError::Empty)));
+/// let cut = read_head(&mut &b"24:CONTENT_LENGTH"[..], &limits).unwrap_err();
+/// assert_eq!(cut.to_string(), "the connection ended after 14 of the header's 24 bytes");
+/// let unframed = read_head(&mut &b"7:SCGI\x001\x00,"[..], &limits).unwrap_err();
+/// assert!(matches!(unframed, HeadError::Malformed(_)));
+/// assert!(unframed.to_string().contains("the first name must be CONTENT_LENGTH"));
+/// ```
 #[derive(Debug)]
 pub enum HeadError {
     /// The connection ended before its first byte: a port check, or a server's own shutdown

@@ -1,5 +1,5 @@
-//! The sockets an SCGI server listens and talks on — TCP or Unix — and reads with the
-//! server's timeouts built in.
+//! The sockets an SCGI server (the application's side) listens and talks on — TCP or Unix —
+//! and reads with the server's timeouts built in.
 //!
 //! Stage: **accept**, and the reads and writes of every stage after it.
 //!
