@@ -359,18 +359,28 @@ fn first_content_length(head: &RequestHead) -> Result<u64, HeadError> {
     }
 }
 
-/// SCGI §3: "Duplicate names are not allowed in the headers." Two `scgi_param` lines of one
-/// name in an nginx configuration are the usual cause.
+/// SCGI §3: "Duplicate names are not allowed in the headers."
+///
+/// Two causes are common, and the message names the likely one. Two `scgi_param` lines of one
+/// name in an nginx configuration. And a request header the client sent twice: nginx 1.23 and
+/// later join the copies into one `HTTP_*` variable, as lighttpd does, but older nginx (1.22 is
+/// Debian 12's) passes each copy on, so there such a request gets a 502 from nginx. Joining
+/// the copies here, as nginx now does, would be kinder than the specification; we follow the
+/// specification, and say so in the log.
 fn check_unique(head: &RequestHead) -> Result<(), HeadError> {
     let mut seen = BTreeSet::new();
-    match head.pairs().find(|(name, _)| !seen.insert(*name)) {
-        None => Ok(()),
-        Some((name, _)) => Err(HeadError::Malformed(format!(
-            "the name {} appears twice, which SCGI forbids (two scgi_param lines of that name \
-             in the web server's configuration?)",
-            quote(name)
-        ))),
-    }
+    let Some((name, _)) = head.pairs().find(|(name, _)| !seen.insert(*name)) else {
+        return Ok(());
+    };
+    let likely = if name.starts_with(b"HTTP_") {
+        "a request header the client sent twice? nginx before 1.23 passes each copy on"
+    } else {
+        "two scgi_param lines of that name in the web server's configuration?"
+    };
+    Err(HeadError::Malformed(format!(
+        "the name {} appears twice, which SCGI forbids ({likely})",
+        quote(name)
+    )))
 }
 
 /// SCGI §3: "There must also always be a header with the name SCGI and a value of 1."
@@ -617,6 +627,10 @@ mod tests {
             twice.contains("the name \"HTTP_X\" appears twice"),
             "{twice}"
         );
+        assert!(
+            twice.contains("a request header the client sent twice?"),
+            "{twice}"
+        );
         let scgi_twice = malformed(&netstring(
             b"CONTENT_LENGTH\x000\x00SCGI\x001\x00SCGI\x001\x00",
         ));
@@ -624,6 +638,7 @@ mod tests {
             scgi_twice.contains("\"SCGI\" appears twice"),
             "{scgi_twice}"
         );
+        assert!(scgi_twice.contains("two scgi_param lines"), "{scgi_twice}");
     }
 
     #[test]
