@@ -88,6 +88,7 @@ pub mod log;
 pub mod observe;
 mod percent;
 mod read_ahead;
+pub mod scgi;
 pub mod server;
 mod stage;
 pub mod trace;

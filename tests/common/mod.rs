@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 pub mod fcgi_client;
 pub mod fuzz;
+pub mod scgi_client;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
