@@ -53,6 +53,9 @@
 //! 3. [`http`] — request parsing, with the grammar drawn next to the code.
 //! 4. [`server`] — the blocking accept loop, the timeouts, and why one slow client blocks all.
 //!
+//! Then the toolkit an application author reaches for, wsgiref's other modules:
+//! [`util`] (URLs, `shift_path_info` for mounting apps under a prefix, form decoding).
+//!
 //! ## Hello world
 //!
 //! ```no_run
@@ -87,6 +90,7 @@ pub mod percent;
 mod read_ahead;
 pub mod server;
 mod stage;
+pub mod util;
 
 pub use stage::Stage;
 
