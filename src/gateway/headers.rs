@@ -338,7 +338,9 @@ mod tests {
             let parameter = format!("p{bad}");
             let value = format!("v{bad}");
             assert!(headers.add_header("X", "v", &[(&parameter, None)]).is_err());
-            assert!(headers.add_header("X", "v", &[("p", Some(&value))]).is_err());
+            assert!(headers
+                .add_header("X", "v", &[("p", Some(&value))])
+                .is_err());
         }
         assert_eq!(headers.get_all("x"), ["a\tb"]);
     }
