@@ -54,7 +54,9 @@
 //! 4. [`server`] — the blocking accept loop, the timeouts, and why one slow client blocks all.
 //!
 //! Then the toolkit an application author reaches for, wsgiref's other modules:
-//! [`util`] (URLs, `shift_path_info` for mounting apps under a prefix, form decoding).
+//! [`util`] (URLs, `shift_path_info` for mounting apps under a prefix, form decoding), and
+//! [`testing`], a client that calls an application in-process, through the server's parser
+//! and the engine, with no socket.
 //!
 //! ## Hello world
 //!
@@ -90,6 +92,7 @@ pub mod percent;
 mod read_ahead;
 pub mod server;
 mod stage;
+pub mod testing;
 pub mod util;
 
 pub use stage::Stage;
