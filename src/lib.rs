@@ -56,7 +56,8 @@
 //! Then the toolkit an application author reaches for, wsgiref's other modules:
 //! [`util`] (URLs, `shift_path_info` for mounting apps under a prefix, form decoding), and
 //! [`testing`], a client that calls an application in-process, through the server's parser
-//! and the engine, with no socket.
+//! and the engine, with no socket; and [`validate`], a middleware that reports every breach
+//! of the gateway contract, by the server or the application, that the types do not prevent.
 //!
 //! ## Hello world
 //!
@@ -94,6 +95,7 @@ pub mod server;
 mod stage;
 pub mod testing;
 pub mod util;
+pub mod validate;
 
 pub use stage::Stage;
 
