@@ -43,8 +43,9 @@ use crate::gateway::{Environ, InputError, Status};
 use crate::percent::{decode_bytes, PercentError};
 
 /// `"https"` if the `HTTPS` variable is `on`, `yes` or `1` (how Apache and the CGI servers that
-/// copy it say the request came over TLS), `"http"` otherwise. This is wsgiref's guess; the
-/// server's own answer is [`Environ::url_scheme`].
+/// copy it say the request came over TLS), `"http"` otherwise. This is wsgiref's guess, except
+/// that any case counts (`ON`), as it does for the CGI gateway's `url_scheme`; the server's own
+/// answer is [`Environ::url_scheme`].
 ///
 /// ```
 /// use rgiref::gateway::Environ;
@@ -55,8 +56,13 @@ use crate::percent::{decode_bytes, PercentError};
 /// assert_eq!(guess_scheme(&environ), "https");
 /// ```
 pub fn guess_scheme(environ: &Environ) -> &'static str {
+    let on = |value: &str| {
+        ["on", "yes", "1"]
+            .iter()
+            .any(|w| value.eq_ignore_ascii_case(w))
+    };
     match environ.get("HTTPS") {
-        Some("yes" | "on" | "1") => "https",
+        Some(value) if on(value) => "https",
         _ => "http",
     }
 }
