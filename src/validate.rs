@@ -46,7 +46,7 @@
 //! | `wsgi.input` has `read`, `readline`, `readlines`, `__iter__` | types: [`Input`] is `Read` + `BufRead` |
 //! | `wsgi.errors` has `write`, `writelines`, `flush`       | types: [`ErrorStream`] is `io::Write` |
 //! | `REQUEST_METHOD` is a known method (a warning)         | not checked: methods are extensible (RFC 9110 §9.1); it is checked to be a token instead |
-//! | `SCRIPT_NAME`, `PATH_INFO` are empty or start with `/` | **checked** |
+//! | `SCRIPT_NAME`, `PATH_INFO` are empty or start with `/` | **checked**, but for the `*` of `OPTIONS *` (RFC 9112 §3.2.4), which names no path |
 //! | `SCRIPT_NAME` or `PATH_INFO` is set                    | **checked** |
 //! | `SCRIPT_NAME` is not `/`                               | **checked** |
 //! | `CONTENT_LENGTH` is a non-negative integer             | **checked**: digits only (no sign, no spaces), or empty |
@@ -245,8 +245,14 @@ fn check_forms(environ: &Environ, checks: &Checks) {
 
 /// `SCRIPT_NAME` and `PATH_INFO`: where the application is mounted, and the rest of the path.
 fn check_paths(environ: &Environ, checks: &Checks) {
+    // `OPTIONS *` (RFC 9112 §3.2.4) asks about the server, not a path: its `*` is passed on
+    // as PATH_INFO, and PEP 3333, which does not mention it, has nothing against it.
+    let asterisk = environ.method() == "OPTIONS" && environ.path_info() == "*";
     for key in ["SCRIPT_NAME", "PATH_INFO"] {
         let value = environ.get(key).unwrap_or("");
+        if key == "PATH_INFO" && asterisk {
+            continue;
+        }
         if !value.is_empty() && !value.starts_with('/') {
             let message = format!("{key} {value:?} must be empty or start with \"/\"");
             checks.report(ENVIRON, message);
@@ -342,7 +348,9 @@ impl Responder for Watch<'_, '_> {
         check_content_type(code, &headers, &self.checks);
         let response = StartedResponse::new(code, &headers);
         self.outer.start_response(status, headers, replacing)?;
-        self.checks.state().response = Some(response);
+        let mut state = self.checks.state();
+        state.response = Some(response);
+        state.start_called = true;
         Ok(())
     }
 
@@ -368,6 +376,8 @@ impl Responder for Watch<'_, '_> {
         if let Some(rule) = rule {
             self.checks.report(rule, error.to_string());
         }
+        // The application did call `start`: a body returned now is not "without start".
+        self.checks.state().start_called = true;
         self.outer.refused(error)
     }
 }
@@ -511,6 +521,8 @@ struct State {
     /// Every violation logged, for the [`ValidationError`].
     violations: Vec<String>,
     head_request: bool,
+    /// True once the application called `start`, accepted or refused.
+    start_called: bool,
     response: Option<StartedResponse>,
     /// Bytes given to the legacy `write`.
     written: u64,
@@ -534,6 +546,7 @@ impl Checks {
             errors: environ.errors.clone(),
             violations: Vec::new(),
             head_request: environ.method() == "HEAD",
+            start_called: false,
             response: None,
             written: 0,
             body_bytes: 0,
@@ -569,7 +582,7 @@ impl Checks {
     /// The application returned a body: was the response started, and does what is known of
     /// the body already agree with the headers?
     fn check_returned(&self, body: &Body) {
-        let started = self.state().response.is_some();
+        let started = self.state().start_called;
         if !started {
             let message = "the application returned a body without calling start_response";
             return self.report(DETAILS, message.to_owned());

@@ -218,6 +218,24 @@ fn an_environ_violation_stops_the_request_before_the_application_runs() {
     assert_eq!(response.errors.last().map(String::as_str), Some(REFUSED));
 }
 
+#[test]
+fn the_asterisk_of_options_is_no_path_info_violation() {
+    // RFC 9112 §3.2.4: `OPTIONS *` asks about the server; PATH_INFO is "*".
+    let response = Client::new(validator(hello)).send_raw(b"OPTIONS * HTTP/1.0\r\n\r\n");
+    assert_eq!(response.status, 200);
+    assert!(response.errors.is_empty(), "{:?}", response.errors);
+    let other = Client::new(spoiled(|e| {
+        e.vars.insert("PATH_INFO".into(), "*".into());
+    }))
+    .get("/");
+    assert_eq!(
+        violations(&other),
+        [format!(
+            "{ENV}PATH_INFO \"*\" must be empty or start with \"/\""
+        )]
+    );
+}
+
 /// Reads the whole body, then answers with it.
 fn echo(environ: &mut Environ, s: &mut StartResponse) -> Result<Body, AppError> {
     let mut body = Vec::new();
@@ -327,6 +345,19 @@ fn a_second_start_without_error_information_is_reported() {
         &format!("{START}start was called twice; to replace the status after an error, call start_after_error"),
     );
     assert_eq!(response.errors.last().map(String::as_str), Some(REFUSED));
+}
+
+#[test]
+fn a_refused_start_that_the_application_ignores_is_reported_once() {
+    // The application did call start; the body it returns is not also "without start".
+    let app = |_: &mut Environ, s: &mut StartResponse| -> Result<Body, AppError> {
+        let _ = s.start("200 OK", [("Bad Name", "x")]);
+        Ok(Body::from("never sent"))
+    };
+    assert_refused_with(
+        &validated(app, TestRequest::get("/")),
+        &format!("{START}header name \"Bad Name\" is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~ only)"),
+    );
 }
 
 #[test]
