@@ -4,6 +4,8 @@
 //! Stage: **call app**, both sides. The server's mistakes are played by a middleware in front
 //! of the validator that spoils the environ the real parser built.
 
+mod common;
+
 use std::io::{Read, Write};
 
 use rgiref::engine::Ending;
@@ -511,4 +513,31 @@ fn several_violations_are_all_reported_and_counted() {
         .errors
         .last()
         .is_some_and(|line| line.ends_with("(2 violations, each logged)")));
+}
+
+// ---- Over a real socket: `common::start` serves every test app under the validator ---------
+
+#[test]
+fn a_broken_app_in_a_server_test_gets_the_validators_exact_line_in_the_log() {
+    let server = common::start(|_: &mut Environ, s: &mut StartResponse| {
+        s.start(
+            "200 OK",
+            [("Content-Type", "text/plain"), ("Content-Length", "10")],
+        )?;
+        Ok(Body::from("short"))
+    });
+    let response = server.ping();
+    assert_eq!(response.status, 500);
+    let log = server.log_text();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter_map(|line| line.split_once("] ").map(|(_, message)| message))
+        .collect();
+    assert_eq!(
+        lines[..2],
+        [
+            format!("{LENGTH}the body ended after 5 bytes, short of the application's Content-Length (10)").as_str(),
+            REFUSED,
+        ]
+    );
 }
