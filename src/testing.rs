@@ -367,6 +367,19 @@ impl TestRequest {
 }
 
 /// What came back: the response taken apart, and the log lines of the request.
+///
+/// ```
+/// use rgiref::gateway::{AppError, Body, Environ, StartResponse};
+/// use rgiref::testing::{Client, TestRequest};
+/// let teapot = |_: &mut Environ, s: &mut StartResponse| -> Result<Body, AppError> {
+///     s.start("418 I'm a teapot", [("Content-Type", "text/plain")])?;
+///     Ok(Body::from("short and stout"))
+/// };
+/// let response = Client::new(teapot).request(TestRequest::head("/pot"));
+/// assert_eq!(response.status_line, "HTTP/1.0 418 I'm a teapot");
+/// assert_eq!(response.header("content-length"), Some("15")); // GET's length, and no body
+/// assert!(response.body.is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestResponse {
     /// The status code; for an HTTP/0.9 response, which has no head, the one the application

@@ -462,6 +462,14 @@ fn client_error(error: FormError) -> io::Error {
 
 /// What was wrong with a form. Each is the client's doing, and [`FormError::status`] says
 /// how to answer it; `InputError::from` makes it an error the server answers that way.
+///
+/// ```
+/// use rgiref::util::{Form, FormError};
+/// assert_eq!(
+///     Form::parse("name=%C3").unwrap_err(),
+///     FormError::NotUtf8 { field: "name=%C3".into() }
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FormError {
     /// A `%` not followed by two hex digits.

@@ -150,7 +150,16 @@ pub fn validator<A: Application>(app: A) -> Validator<A> {
     Validator { app }
 }
 
-/// An application wrapped by [`validator`]: itself an application.
+/// An application wrapped by [`validator`]: itself an application, and as `Send` as the one
+/// inside, so a server on its own thread can run it.
+///
+/// ```
+/// use rgiref::demo::demo_app;
+/// use rgiref::gateway::Application;
+/// use rgiref::validate::validator;
+/// fn servable_from_a_thread(_: &(impl Application + Send)) {}
+/// servable_from_a_thread(&validator(demo_app));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Validator<A> {
     app: A,

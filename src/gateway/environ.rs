@@ -111,12 +111,28 @@ impl Environ {
     /// `SCRIPT_NAME` (RFC 3875 §4.1.13): where the application is mounted, `""` for the root.
     /// A router that passes a request on to a mounted application moves the first segment of
     /// `PATH_INFO` here (wsgiref's `shift_path_info`).
+    ///
+    /// ```
+    /// use rgiref::gateway::Environ;
+    /// let mut environ = Environ::default();
+    /// assert_eq!(environ.script_name(), "");
+    /// environ.vars.insert("SCRIPT_NAME".into(), "/blog".into());
+    /// assert_eq!(environ.script_name(), "/blog");
+    /// ```
     pub fn script_name(&self) -> &str {
         self.get("SCRIPT_NAME").unwrap_or("")
     }
 
     /// `REMOTE_ADDR` (RFC 3875 §4.1.8): the client's address as the server saw it — behind a
     /// proxy, the proxy's.
+    ///
+    /// ```
+    /// use rgiref::gateway::Environ;
+    /// let mut environ = Environ::default();
+    /// assert_eq!(environ.remote_addr(), None);
+    /// environ.vars.insert("REMOTE_ADDR".into(), "::1".into());
+    /// assert_eq!(environ.remote_addr(), Some("::1"));
+    /// ```
     pub fn remote_addr(&self) -> Option<&str> {
         self.get("REMOTE_ADDR")
     }

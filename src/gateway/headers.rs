@@ -279,6 +279,13 @@ impl IntoIterator for Headers {
 }
 
 /// A header [`Headers`] refused to hold.
+///
+/// ```
+/// use rgiref::gateway::{HeaderError, Headers};
+/// let error = Headers::new().set("Set-Cookie", "a=1\r\nX-Evil: 1").unwrap_err();
+/// assert!(matches!(error, HeaderError::BadValue { .. }));
+/// assert!(error.to_string().starts_with("header \"Set-Cookie\" has a value with a control character"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeaderError {
     /// A header name that is not an HTTP token.
