@@ -56,8 +56,8 @@ use crate::Stage;
 
 /// The ends of the pretend connection: the client at `127.0.0.1:50000`, the server at
 /// `127.0.0.1:80`, so URLs rebuilt from the environ need no port.
-const CLIENT: &str = "127.0.0.1:50000";
-const SERVER: &str = "127.0.0.1:80";
+const CLIENT: ([u8; 4], u16) = ([127, 0, 0, 1], 50000);
+const SERVER: ([u8; 4], u16) = ([127, 0, 0, 1], 80);
 
 /// Calls an application in-process, as the HTTP server would. See the module docs.
 #[derive(Debug, Clone)]
@@ -147,10 +147,9 @@ impl<A: Application> Client<A> {
 
 /// The connection the request pretends to have come over.
 fn connection() -> ConnectionInfo {
-    let address = |text: &str| text.parse::<SocketAddr>().expect("a constant address");
     ConnectionInfo {
-        local: address(SERVER),
-        peer: address(CLIENT),
+        local: SocketAddr::from(SERVER),
+        peer: SocketAddr::from(CLIENT),
         server_software: crate::SERVER_SOFTWARE.to_owned(),
     }
 }
