@@ -38,11 +38,12 @@
 //! 1. `PATH_INFO` is split at `/`; empty and `.` segments are skipped. A segment that is `..`,
 //!    holds a `\` or a NUL, or is not a single plain name on this OS (`C:` on Windows) gets
 //!    **400 Bad Request**: no file anywhere has such a name, so the request is malformed for a
-//!    file server whatever the directory holds (Go's `http.FileServer` answers `..` the same
-//!    way). Browsers never send these; they resolve `..` themselves. A `\` is a separator on
-//!    Windows and a letter on Unix: refusing it everywhere makes both behave alike. A NUL should
-//!    never get here (the server answers `%00` with 400 before any application runs), but an
-//!    application cannot know which transport it runs behind, so it checks anyway.
+//!    file server whatever the directory holds (Go's `http.ServeFile` answers `..` the same
+//!    way, counting `\` as a slash; its `FileServer` tidies `..` away instead). Browsers never
+//!    send these; they resolve `..` themselves. A `\` is a separator on Windows and a letter on
+//!    Unix: refusing it everywhere makes both behave alike. A NUL should never get here (the
+//!    server answers `%00` with 400 before any application runs), but an application cannot
+//!    know which transport it runs behind, so it checks anyway.
 //! 2. The segments are pushed onto the root one at a time — never `root.join(PATH_INFO)`,
 //!    because joining an absolute path *replaces* the base: `Path::new("/srv").join("/etc")` is
 //!    `/etc`. So an absolute path (`//etc/passwd`, which the server reduces to `/etc/passwd`, or
@@ -228,7 +229,10 @@ fn listing(
         "{}/",
         segments.iter().map(|s| format!("/{s}")).collect::<String>()
     ));
-    let mut page = format!("<!DOCTYPE html>\n<meta charset=\"utf-8\">\n<title>Index of {title}</title>\n<h1>Index of {title}</h1>\n<ul>\n");
+    let mut page = format!(
+        "<!DOCTYPE html>\n<meta charset=\"utf-8\">\n<title>Index of {title}</title>\n\
+         <h1>Index of {title}</h1>\n<ul>\n"
+    );
     for (name, is_dir) in entries {
         let slash = if is_dir { "/" } else { "" };
         let mut path = segments.to_vec();
