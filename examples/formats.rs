@@ -29,6 +29,9 @@ use rgiref::fastcgi::record::{
 use rgiref::http::{body_framing, cgi_variables, read_request_head, ConnectionInfo, Limits};
 use rgiref::scgi;
 
+/// CGI variables in the order a web server sends them.
+type Variables = Vec<(String, String)>;
+
 /// The request every format carries: a form posted to `/hello`.
 const REQUEST: &[u8] = b"POST /hello?lang=en HTTP/1.1\r\n\
 Host: localhost:8080\r\n\
@@ -66,7 +69,7 @@ fn render() -> Result<String, String> {
 
 /// What the web server in front does first: parse the HTTP request into CGI variables, and
 /// set the body aside. (Here our own HTTP parser plays the web server.)
-fn web_server_side() -> Result<(Vec<(String, String)>, Vec<u8>), String> {
+fn web_server_side() -> Result<(Variables, Vec<u8>), String> {
     let mut wire = REQUEST;
     let head = read_request_head(&mut wire, &Limits::default()).map_err(|e| e.to_string())?;
     let framing = body_framing(&head).map_err(|e| e.to_string())?;
