@@ -32,6 +32,7 @@ use std::io::{self, Read};
 
 use rgiref::gateway::{AppError, Body, Environ, StartResponse};
 use rgiref::server::Server;
+use rgiref::validate::validator;
 
 /// Sends back the request body as it arrives, after a first line saying how it arrived.
 fn echo(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Body, AppError> {
@@ -91,7 +92,8 @@ fn main() {
         .nth(1)
         .unwrap_or_else(|| DEFAULT_PORT.to_owned());
     let address = format!("127.0.0.1:{port}");
-    match Server::bind(&address, echo) {
+    // Under the validator, any breach of the gateway contract is a `validate:` line in the log.
+    match Server::bind(&address, validator(echo)) {
         Ok(server) => {
             println!(
                 "echo: development server at {} (Ctrl+C to quit)",

@@ -11,6 +11,7 @@
 
 use rgiref::gateway::{AppError, Body, Environ, StartResponse};
 use rgiref::server::Server;
+use rgiref::validate::validator;
 
 /// Answers every request with a greeting that names the path it was asked for.
 fn hello(environ: &mut Environ, start_response: &mut StartResponse) -> Result<Body, AppError> {
@@ -29,7 +30,8 @@ fn main() {
         .nth(1)
         .unwrap_or_else(|| DEFAULT_PORT.to_owned());
     let address = format!("127.0.0.1:{port}");
-    match Server::bind(&address, hello) {
+    // Under the validator, any breach of the gateway contract is a `validate:` line in the log.
+    match Server::bind(&address, validator(hello)) {
         Ok(server) => {
             println!(
                 "hello: development server at {} (Ctrl+C to quit)",

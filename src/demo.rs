@@ -18,21 +18,12 @@ use crate::gateway::{AppError, Body, Environ, StartResponse, VERSION};
 ///
 /// ```
 /// use rgiref::demo::demo_app;
-/// use rgiref::engine::{self, HeadStyle, Transport};
-/// use rgiref::gateway::Environ;
-/// # struct Memory(Vec<u8>);
-/// # impl Transport for Memory {
-/// #     fn head_style(&self) -> HeadStyle<'_> { HeadStyle::StatusHeader }
-/// #     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> { self.0.extend_from_slice(bytes); Ok(()) }
-/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-/// #     fn abort(&mut self) {}
-/// # }
-/// let mut environ = Environ::default();
-/// environ.vars.insert("PATH_INFO".into(), "/xyz".into());
-/// let mut out = Memory(Vec::new());
-/// engine::run(&demo_app, environ, &mut out);
-/// let page = String::from_utf8(out.0).unwrap();
-/// assert!(page.contains("\r\n\r\nHello world!\n\nPATH_INFO = \"/xyz\"\n"));
+/// use rgiref::testing::{Client, TestRequest};
+/// let response = Client::new(demo_app).request(TestRequest::get("/xyz").header("X-Hello", "there"));
+/// let page = response.text();
+/// assert!(page.starts_with("Hello world!\n\n"));
+/// assert!(page.contains("HTTP_X_HELLO = \"there\"\n"));
+/// assert!(page.contains("PATH_INFO = \"/xyz\"\n"));
 /// assert!(page.contains("rgi.url_scheme = \"http\"\n"));
 /// ```
 pub fn demo_app(

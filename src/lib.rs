@@ -55,6 +55,12 @@
 //! 5. [`cgi`] — behind a web server: the CGI meta-variables, and [`cgi::run`], a CGI program
 //!    over the same engine.
 //!
+//! Then the toolkit an application author reaches for, wsgiref's other modules:
+//! [`util`] (URLs, `shift_path_info` for mounting apps under a prefix, form decoding), and
+//! [`testing`], a client that calls an application in-process, through the server's parser
+//! and the engine, with no socket; and [`validate`], a middleware that reports every breach
+//! of the gateway contract, by the server or the application, that the types do not prevent.
+//!
 //! ## Hello world
 //!
 //! ```no_run
@@ -88,9 +94,13 @@ pub mod log;
 pub mod observe;
 mod percent;
 mod read_ahead;
+pub mod scgi;
 pub mod server;
 mod stage;
+pub mod testing;
 pub mod trace;
+pub mod util;
+pub mod validate;
 
 pub use stage::Stage;
 

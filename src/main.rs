@@ -13,6 +13,9 @@
 //!   curl -v 'http://127.0.0.1:8000/hello?x=1'
 //!   cargo run --example raw -- 'GET /\r\n'  # HTTP/0.9: the body alone
 //!   cargo run -- --fastcgi 127.0.0.1:9000   # a FastCGI responder, for nginx's fastcgi_pass
+//!   cargo run -- --scgi 127.0.0.1:4000      # SCGI, behind nginx's scgi_pass (README.md)
+//!   cargo run -- --scgi ./rgiref.sock       # SCGI on a Unix socket (a path with a '/')
+//!   cargo run -- --trace                    # narrate each request, stage by stage
 //! ```
 //!
 //! Started with no flags by a web server that hands its FastCGI children their listening
@@ -31,17 +34,21 @@
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use rgiref::demo::demo_app;
 use rgiref::fastcgi::{self, Address};
 use rgiref::log::Log;
+use rgiref::scgi;
 use rgiref::server::{Config, Server};
+use rgiref::trace::{Trace, TraceOptions};
 
 const USAGE: &str = "\
 rgiref: the rgiref development server, serving the demo application
 
 usage: rgiref [--host HOST] [--port PORT] [--quiet]
        rgiref --fastcgi ADDR [--quiet]
+       rgiref --scgi ADDR [--quiet]
 
   --host HOST   the IP address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every
                 interface, ::1 for IPv6 loopback; localhost means 127.0.0.1)
@@ -51,6 +58,14 @@ usage: rgiref [--host HOST] [--port PORT] [--quiet]
                 (127.0.0.1:9000), or a Unix socket path containing a slash (./fcgi.sock).
                 Started with no flags and a listening socket as standard input
                 (lighttpd's bin-path, spawn-fcgi), rgiref serves FastCGI on that socket.
+  --scgi ADDR   serve SCGI instead of HTTP, for a web server in front (nginx scgi_pass,
+                lighttpd mod_scgi, Apache mod_proxy_scgi): ADDR is HOST:PORT
+                (127.0.0.1:4000; port 0 for any free one) or a Unix socket path
+                containing '/' (./rgiref.sock)
+  --trace[=bytes][,secrets]
+                narrate each HTTP request on standard error, one line per step, named by
+                stage; =bytes also shows both heads byte for byte; Authorization and
+                Cookie values are hidden unless ,secrets (or =secrets) is given
   -q, --quiet   no access log (errors are still logged on standard error)
   -h, --help    show this text
   -V, --version show the version
@@ -59,8 +74,19 @@ usage: rgiref [--host HOST] [--port PORT] [--quiet]
 /// What the command line asked for.
 #[derive(Debug, PartialEq)]
 enum Command {
-    Serve { address: SocketAddr, quiet: bool },
-    FastCgi { address: Address, quiet: bool },
+    Serve {
+        address: SocketAddr,
+        quiet: bool,
+        trace: Option<TraceOptions>,
+    },
+    FastCgi {
+        address: Address,
+        quiet: bool,
+    },
+    ServeScgi {
+        address: scgi::Address,
+        quiet: bool,
+    },
     Help,
     Version,
 }
@@ -87,8 +113,13 @@ fn main() -> ExitCode {
             println!("{}", rgiref::SERVER_SOFTWARE.replace('/', " "));
             ExitCode::SUCCESS
         }
-        Ok(Command::Serve { address, quiet }) => serve(address, quiet),
+        Ok(Command::Serve {
+            address,
+            quiet,
+            trace,
+        }) => serve(address, quiet, trace),
         Ok(Command::FastCgi { address, quiet }) => serve_fastcgi(address, quiet),
+        Ok(Command::ServeScgi { address, quiet }) => serve_scgi(address, quiet),
         Err(message) => fail(&format!("{message} (try --help)")),
     }
 }
@@ -111,10 +142,12 @@ fn run_as_cgi() -> ExitCode {
     rgiref::cgi::run(&demo_app)
 }
 
-fn serve(address: SocketAddr, quiet: bool) -> ExitCode {
+fn serve(address: SocketAddr, quiet: bool, trace: Option<TraceOptions>) -> ExitCode {
     let config = Config {
         access_log: !quiet,
         log: Log::stderr(),
+        // The trace goes to standard error with the log, so the two interleave in order.
+        observer: trace.map(|options| Arc::new(Trace::stderr(options)) as _),
         ..Config::default()
     };
     let server = match Server::bind_with(address, demo_app, config) {
@@ -197,6 +230,57 @@ fn serve_fastcgi_on_stdin() -> Option<ExitCode> {
     Some(ExitCode::SUCCESS)
 }
 
+/// Serves the demo application over SCGI until the process is stopped. The banner mirrors the
+/// HTTP one, with the address in the form `scgi_pass` takes it.
+fn serve_scgi(address: scgi::Address, quiet: bool) -> ExitCode {
+    let config = scgi::Config {
+        access_log: !quiet,
+        log: Log::stderr(),
+        ..scgi::Config::default()
+    };
+    let bound = match &address {
+        scgi::Address::Tcp(tcp) => scgi::Server::bind_with(tcp, demo_app, config),
+        scgi::Address::Unix(path) => scgi::Server::bind_unix(path, demo_app, config),
+    };
+    let server = match bound {
+        Ok(server) => server,
+        Err(error) => return fail(&scgi_bind_error_message(&address, &error)),
+    };
+    let local = server.local_addr();
+    let shown = match local {
+        scgi::Address::Tcp(tcp) => format!("scgi://{tcp}"),
+        scgi::Address::Unix(_) => local.to_string(),
+    };
+    println!(
+        "rgiref {} development server: for learning and testing, not for production.",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("Serving the demo application over SCGI at {shown} (nginx: scgi_pass {local};)");
+    println!("Press Ctrl+C to quit.");
+    let _ = std::io::stdout().flush(); // so a pipe (or a test) sees the address now
+    server.serve_forever();
+    ExitCode::SUCCESS
+}
+
+/// An SCGI bind failure, said in a way that suggests the fix. The Unix socket's own errors
+/// ("another server is listening on …") already say what is wrong.
+fn scgi_bind_error_message(address: &scgi::Address, error: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let why = match (address, error.kind()) {
+        (scgi::Address::Tcp(_), ErrorKind::AddrInUse) => {
+            "the port is already in use; is another server running there? Try another port, \
+             or port 0 for any free one"
+                .to_owned()
+        }
+        (scgi::Address::Tcp(_), ErrorKind::AddrNotAvailable) => {
+            "that address does not belong to this machine".to_owned()
+        }
+        (_, ErrorKind::PermissionDenied) => "permission denied".to_owned(),
+        _ => error.to_string(),
+    };
+    format!("cannot listen on {address}: {why}")
+}
+
 /// A bind failure, said in a way that suggests the fix.
 fn bind_error_message(address: SocketAddr, error: &std::io::Error) -> String {
     use std::io::ErrorKind;
@@ -223,7 +307,9 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut host = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut port: u16 = 8000;
     let mut quiet = false;
+    let mut trace = None;
     let mut fastcgi = None;
+    let mut scgi_address = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         // `--port=8001` is `--port 8001`.
@@ -231,11 +317,12 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_owned())),
             _ => (arg.as_str(), None),
         };
-        let takes_value = matches!(flag, "--host" | "--port" | "--fastcgi");
+        let takes_value = matches!(flag, "--host" | "--port" | "--fastcgi" | "--scgi");
         if takes_value && value.is_none() {
             value = Some(rest.next().ok_or(format!("{flag} needs a value"))?.clone());
         }
-        if !takes_value && value.is_some() {
+        // `--trace` takes a value only after `=`: `--trace bytes` would be ambiguous.
+        if !takes_value && flag != "--trace" && value.is_some() {
             return Err(format!("{flag} takes no value"));
         }
         let value = value.unwrap_or_default();
@@ -243,27 +330,73 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             "--host" => host = parse_host(&value)?,
             "--port" => port = parse_port(&value)?,
             "--fastcgi" => fastcgi = Some(parse_fastcgi_address(&value)?),
+            "--scgi" => scgi_address = Some(parse_scgi_address(&value)?),
+            "--trace" => trace = Some(parse_trace(&value)?),
             "--quiet" | "-q" => quiet = true,
             "--help" | "-h" => return Ok(Command::Help),
             "--version" | "-V" => return Ok(Command::Version),
             _ => return Err(format!("unknown argument {arg:?}")),
         }
     }
-    if let Some(address) = fastcgi {
-        let http_flag = args
-            .iter()
-            .find(|a| a.starts_with("--host") || a.starts_with("--port"));
-        if let Some(flag) = http_flag {
-            return Err(format!(
-                "{flag:?} is for the HTTP server; --fastcgi takes its address itself"
-            ));
+    let http_flag = args
+        .iter()
+        .find(|a| a.starts_with("--host") || a.starts_with("--port"));
+    let gateway = match (fastcgi, scgi_address) {
+        (Some(_), Some(_)) => return Err("choose one of --fastcgi and --scgi".to_owned()),
+        (Some(address), None) => Command::FastCgi { address, quiet },
+        (None, Some(address)) => Command::ServeScgi { address, quiet },
+        (None, None) => {
+            return Ok(Command::Serve {
+                address: SocketAddr::new(host, port),
+                quiet,
+                trace,
+            })
         }
-        return Ok(Command::FastCgi { address, quiet });
+    };
+    if let Some(flag) = http_flag {
+        return Err(format!(
+            "{flag:?} is for the HTTP server; --fastcgi and --scgi take their address themselves"
+        ));
     }
-    Ok(Command::Serve {
-        address: SocketAddr::new(host, port),
-        quiet,
-    })
+    if trace.is_some() {
+        return Err(
+            "--trace narrates the HTTP server's requests; it has no FastCGI or SCGI \
+                    events to show yet"
+                .to_owned(),
+        );
+    }
+    Ok(gateway)
+}
+
+/// `--trace`'s options: none, `bytes`, `secrets`, or both, separated by a comma.
+fn parse_trace(text: &str) -> Result<TraceOptions, String> {
+    let mut options = TraceOptions::default();
+    for word in text.split(',').filter(|w| !w.is_empty()) {
+        match word {
+            "bytes" => options.bytes = true,
+            "secrets" => options.secrets = true,
+            _ => return Err(format!("--trace takes bytes and secrets, not {word:?}")),
+        }
+    }
+    Ok(options)
+}
+
+/// `--scgi`'s address: a Unix socket path if it contains `/`, otherwise `HOST:PORT` with the
+/// host as `--host` takes it (an IP address, `[::1]`, or `localhost`).
+fn parse_scgi_address(text: &str) -> Result<scgi::Address, String> {
+    if text.contains('/') {
+        return Ok(scgi::Address::Unix(text.into()));
+    }
+    let wrong = || {
+        format!(
+            "--scgi needs HOST:PORT (such as 127.0.0.1:4000) or a Unix socket path containing \
+             '/' (such as ./rgiref.sock), not {text:?}"
+        )
+    };
+    let (host, port) = text.rsplit_once(':').ok_or_else(wrong)?;
+    let host = parse_host(host).map_err(|_| wrong())?;
+    let port = port.parse().map_err(|_| wrong())?;
+    Ok(scgi::Address::Tcp(SocketAddr::new(host, port)))
 }
 
 /// `--fastcgi`'s address: a Unix socket path if it contains a slash, else `HOST:PORT` with an
@@ -319,21 +452,24 @@ mod tests {
             parse(&[]),
             Ok(Command::Serve {
                 address: "127.0.0.1:8000".parse().unwrap(),
-                quiet: false
+                quiet: false,
+                trace: None
             })
         );
         assert_eq!(
             parse(&["--host", "::1", "--port=0", "--quiet"]),
             Ok(Command::Serve {
                 address: "[::1]:0".parse().unwrap(),
-                quiet: true
+                quiet: true,
+                trace: None
             })
         );
         assert_eq!(
             parse(&["--host=[::1]"]).unwrap(),
             Command::Serve {
                 address: "[::1]:8000".parse().unwrap(),
-                quiet: false
+                quiet: false,
+                trace: None
             }
         );
         assert_eq!(parse(&["--help", "--bogus"]), Ok(Command::Help));
@@ -379,6 +515,58 @@ mod tests {
         }
         let both = parse(&["--port", "1", "--fastcgi", "127.0.0.1:9000"]).unwrap_err();
         assert!(both.contains("is for the HTTP server"), "{both}");
+    }
+
+    #[test]
+    fn scgi_addresses() {
+        let tcp = |text: &str| scgi::Address::Tcp(text.parse().unwrap());
+        assert_eq!(
+            parse(&["--scgi", "127.0.0.1:4000"]),
+            Ok(Command::ServeScgi {
+                address: tcp("127.0.0.1:4000"),
+                quiet: false
+            })
+        );
+        assert_eq!(
+            parse(&["--scgi=[::1]:0", "-q"]),
+            Ok(Command::ServeScgi {
+                address: tcp("[::1]:0"),
+                quiet: true
+            })
+        );
+        assert_eq!(
+            parse(&["--scgi", "./run/app.sock"]).unwrap(),
+            Command::ServeScgi {
+                address: scgi::Address::Unix("./run/app.sock".into()),
+                quiet: false
+            }
+        );
+        for bad in ["4000", "example.org:4000", "127.0.0.1:x", "127.0.0.1:70000"] {
+            let error = parse(&["--scgi", bad]).unwrap_err();
+            assert!(error.contains("--scgi needs HOST:PORT"), "{bad}: {error}");
+        }
+        let both = parse(&["--port", "8000", "--scgi", "127.0.0.1:4000"]).unwrap_err();
+        assert!(both.contains("is for the HTTP server"), "{both}");
+        let two = parse(&["--scgi", "127.0.0.1:4000", "--fastcgi", "127.0.0.1:9000"]);
+        assert!(two.unwrap_err().contains("choose one"));
+    }
+
+    #[test]
+    fn trace_options() {
+        let traced = |args: &[&str]| match parse(args) {
+            Ok(Command::Serve { trace, .. }) => trace,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(traced(&["--trace"]), Some(TraceOptions::default()));
+        let bytes = traced(&["--trace=bytes"]).unwrap();
+        assert!(bytes.bytes && !bytes.secrets);
+        let both = traced(&["--trace=bytes,secrets"]).unwrap();
+        assert!(both.bytes && both.secrets);
+        assert!(parse(&["--trace=loud"])
+            .unwrap_err()
+            .contains("bytes and secrets"));
+        let gateway = parse(&["--trace", "--fastcgi", "127.0.0.1:9000"]).unwrap_err();
+        assert!(gateway.contains("HTTP server's requests"), "{gateway}");
     }
 
     #[test]

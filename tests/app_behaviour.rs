@@ -78,9 +78,16 @@ fn serve_once<A: Application + Send + 'static>(app: A) -> (Response, String) {
     (response, server.log_text())
 }
 
+/// Like [`serve_once`], without the validator: for an `app` broken on purpose.
+fn serve_once_unvalidated<A: Application + Send + 'static>(app: A) -> (Response, String) {
+    let server = common::start_unvalidated(app);
+    let response = server.ping();
+    (response, server.log_text())
+}
+
 /// `app` must be refused with a 500, and the log must contain `fragment`.
 fn assert_refused<A: Application + Send + 'static>(app: A, fragment: &str) -> Response {
-    let (response, log) = serve_once(app);
+    let (response, log) = serve_once_unvalidated(app);
     assert_server_error(&response);
     assert!(log.contains(fragment), "log lacks {fragment:?}:\n{log}");
     response
@@ -519,7 +526,7 @@ fn clean_up_runs_when_the_client_is_gone() {
 fn clean_up_runs_when_the_app_broke_a_rule() {
     let probe = Probe::default();
     let app_probe = probe.clone();
-    let server = common::start(
+    let server = common::start_unvalidated(
         move |environ: &mut Environ, start_response: &mut StartResponse| {
             if environ.path_info() != "/probe" {
                 return pong(start_response);
@@ -657,7 +664,10 @@ fn control_characters_in_header_values_are_refused() {
 #[test]
 fn a_tab_in_a_header_value_is_allowed() {
     let (response, _) = serve_once(|_: &mut Environ, start_response: &mut StartResponse| {
-        start_response.start("200 OK", [("X-Tabbed", "left\tright")])?;
+        start_response.start(
+            "200 OK",
+            [("X-Tabbed", "left\tright"), ("Content-Type", "text/plain")],
+        )?;
         Ok(Body::from("hello"))
     });
     assert_eq!(response.status, 200, "{}", show(&response));
@@ -965,7 +975,10 @@ fn a_wrong_size_hint_never_sends_bytes_past_the_computed_content_length() {
 #[test]
 fn the_apps_own_content_length_is_kept_and_not_duplicated() {
     let (response, _) = serve_once(|_: &mut Environ, start_response: &mut StartResponse| {
-        start_response.start("200 OK", [("content-length", "5")])?;
+        start_response.start(
+            "200 OK",
+            [("content-length", "5"), ("Content-Type", "text/plain")],
+        )?;
         Ok(Body::from("hello"))
     });
     assert_eq!(
@@ -989,7 +1002,7 @@ fn bytes_beyond_the_apps_content_length_are_not_sent() {
         Box::new(move || Body::file(File::open(&path).unwrap()).unwrap()),
     ];
     for make in bodies {
-        let server = common::start(
+        let server = common::start_unvalidated(
             move |environ: &mut Environ, start_response: &mut StartResponse| {
                 if environ.path_info() != "/body" {
                     return pong(start_response);
@@ -1017,10 +1030,11 @@ fn bytes_beyond_the_apps_content_length_are_not_sent() {
 
 #[test]
 fn fewer_bytes_than_the_apps_content_length_are_logged_as_cut_short() {
-    let (response, log) = serve_once(|_: &mut Environ, start_response: &mut StartResponse| {
-        start_response.start("200 OK", [("Content-Length", "10")])?;
-        Ok(Body::from("short"))
-    });
+    let (response, log) =
+        serve_once_unvalidated(|_: &mut Environ, start_response: &mut StartResponse| {
+            start_response.start("200 OK", [("Content-Length", "10")])?;
+            Ok(Body::from("short"))
+        });
     assert_eq!(response.status, 200, "{}", show(&response));
     assert_eq!(response.header("Content-Length"), Some("10"));
     assert_eq!(response.body_text(), "short");
@@ -1038,7 +1052,7 @@ fn fewer_bytes_than_the_apps_content_length_are_logged_as_cut_short() {
 fn no_content_and_not_modified_carry_no_body_and_no_computed_length() {
     for status in ["204 No Content", "304 Not Modified"] {
         let (response, log) =
-            serve_once(move |_: &mut Environ, start_response: &mut StartResponse| {
+            serve_once_unvalidated(move |_: &mut Environ, start_response: &mut StartResponse| {
                 start_response.start(status, [("X-Status", status)])?;
                 Ok(Body::from("this must not be sent"))
             });
@@ -1093,6 +1107,7 @@ fn the_apps_own_server_and_date_are_not_duplicated() {
             [
                 ("server", "custom/1.0"),
                 ("DATE", "Thu, 01 Jan 1970 00:00:00 GMT"),
+                ("Content-Type", "text/plain"),
             ],
         )?;
         Ok(Body::from("hello"))
@@ -1143,7 +1158,7 @@ fn start_after_error_replaces_the_status_while_nothing_was_sent() {
         let error = io::Error::other("the cache is cold");
         start_response.start_after_error(
             "503 Service Unavailable",
-            [("Retry-After", "1")],
+            [("Retry-After", "1"), ("Content-Type", "text/plain")],
             &error,
         )?;
         Ok(Body::from("try again later\n"))
@@ -1208,10 +1223,11 @@ fn an_http_0_9_request_gets_the_body_alone() {
 
 #[test]
 fn a_reader_shorter_than_its_declared_length_is_cut_short_not_complete() {
-    let server = common::start(|_: &mut Environ, start_response: &mut StartResponse| {
-        start_response.start("200 OK", [("Content-Type", "text/plain")])?;
-        Ok(Body::from_reader(std::io::empty(), Some(1000)))
-    });
+    let server =
+        common::start_unvalidated(|_: &mut Environ, start_response: &mut StartResponse| {
+            start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+            Ok(Body::from_reader(std::io::empty(), Some(1000)))
+        });
     let response = server.ping();
     // The client was promised 1000 bytes and got none: it can tell the body is incomplete.
     assert_eq!(

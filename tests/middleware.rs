@@ -125,7 +125,7 @@ fn an_inner_apps_bad_header_still_becomes_a_500_through_the_middleware() {
         Ok(Body::from("never sent"))
     };
     let (app, _) = wrap(bad);
-    let server = start(app);
+    let server = common::start_unvalidated(app);
     let response = server.ping();
     assert_eq!(response.status, 500, "{:?}", response.body_text());
     assert_eq!(response.header("Injected"), None);

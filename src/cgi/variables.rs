@@ -137,7 +137,8 @@ pub fn environ_variables<'a>(
         if !is_request_variable(name) {
             continue;
         }
-        vars.insert(name.to_owned(), checked_value(name, value)?);
+        let value = checked_value(name, value)?;
+        add_variable(&mut vars, name, value);
     }
     fill_required(&mut vars);
     check_content_length(&mut vars)?;
@@ -147,6 +148,23 @@ pub fn environ_variables<'a>(
         url_scheme,
         left_out,
     })
+}
+
+/// Adds one variable. A header the client sent twice may arrive as two `HTTP_*` variables of
+/// one name (nginx before 1.23 passes each copy on, over FastCGI and SCGI alike): the copies
+/// are joined as HTTP joins a repeated field, with ", " (RFC 9110 §5.3) — `Cookie` with "; ",
+/// its own separator (RFC 6265 §5.4) — which is what lighttpd and newer nginx send. Any other
+/// name given twice is the web server's configuration speaking twice; the later one wins.
+fn add_variable(vars: &mut BTreeMap<String, String>, name: &str, value: String) {
+    match vars.get_mut(name) {
+        Some(earlier) if name.starts_with("HTTP_") => {
+            earlier.push_str(if name == "HTTP_COOKIE" { "; " } else { ", " });
+            earlier.push_str(&value);
+        }
+        _ => {
+            vars.insert(name.to_owned(), value);
+        }
+    }
 }
 
 /// True for the names that describe the request (see the module docs).
@@ -239,6 +257,22 @@ mod tests {
             ]
         );
         assert!(got.left_out.is_empty());
+    }
+
+    #[test]
+    fn a_header_sent_twice_is_joined_as_http_joins_it() {
+        let got = build(&[
+            (b"HTTP_ACCEPT", b"text/html"),
+            (b"HTTP_ACCEPT", b"*/*"),
+            (b"HTTP_COOKIE", b"a=1"),
+            (b"HTTP_COOKIE", b"b=2"),
+            (b"SCRIPT_NAME", b"/first"),
+            (b"SCRIPT_NAME", b"/second"),
+        ])
+        .unwrap();
+        assert_eq!(got.vars["HTTP_ACCEPT"], "text/html, */*");
+        assert_eq!(got.vars["HTTP_COOKIE"], "a=1; b=2");
+        assert_eq!(got.vars["SCRIPT_NAME"], "/second");
     }
 
     #[test]

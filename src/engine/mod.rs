@@ -42,9 +42,12 @@ use response::Response;
 
 /// What the engine needs from a transport (wsgiref's `_write`, `_flush`, `origin_server`).
 ///
+/// A transport implements it, builds the environ, and calls [`run`]:
+///
 /// ```
 /// use std::io;
-/// use rgiref::engine::{HeadStyle, Transport};
+/// use rgiref::engine::{self, Ending, HeadStyle, Transport};
+/// use rgiref::gateway::{AppError, Body, Environ, StartResponse};
 ///
 /// /// A transport that collects a CGI-style response in memory.
 /// struct Memory(Vec<u8>);
@@ -62,7 +65,19 @@ use response::Response;
 ///     }
 ///     fn abort(&mut self) {} // nothing to mark: a test reads what arrived
 /// }
+///
+/// let app = |_: &mut Environ, start_response: &mut StartResponse| -> Result<Body, AppError> {
+///     start_response.start("200 OK", [("Content-Type", "text/plain")])?;
+///     Ok(Body::from("hi"))
+/// };
+/// let mut out = Memory(Vec::new());
+/// let outcome = engine::run(&app, Environ::default(), &mut out);
+/// assert_eq!((outcome.status, outcome.ending), (Some(200), Ending::Complete));
+/// assert_eq!(out.0, b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi");
 /// ```
+///
+/// The test client (`rgiref::testing`) is one more transport of this kind, with the HTTP
+/// server's status line as its head.
 pub trait Transport {
     /// How this transport's response head looks (see [`HeadStyle`]).
     fn head_style(&self) -> HeadStyle<'_>;
@@ -107,29 +122,30 @@ pub enum HeadStyle<'a> {
     None,
 }
 
-/// Runs `app` for one request: the whole gateway, in order. See the module docs.
+/// Runs `app` for one request: the whole gateway, in order. See the module docs, and
+/// [`Transport`] for a transport calling it.
+///
+/// What it does to a response, seen through the test client, which calls it over an
+/// in-memory transport: a body whose length is known gets its `Content-Length`, and an
+/// application that fails before sending anything gets a clean 500, with the reason in the log.
 ///
 /// ```
-/// use std::io;
-/// use rgiref::engine::{self, Ending, HeadStyle, Transport};
 /// use rgiref::gateway::{AppError, Body, Environ, StartResponse};
+/// use rgiref::testing::Client;
 ///
-/// struct Memory(Vec<u8>);
-/// impl Transport for Memory {
-///     fn head_style(&self) -> HeadStyle<'_> { HeadStyle::StatusHeader }
-///     fn write(&mut self, bytes: &[u8]) -> io::Result<()> { self.0.extend_from_slice(bytes); Ok(()) }
-///     fn flush(&mut self) -> io::Result<()> { Ok(()) }
-///     fn abort(&mut self) {}
-/// }
-///
-/// let app = |_: &mut Environ, start_response: &mut StartResponse| -> Result<Body, AppError> {
+/// let app = |environ: &mut Environ, start_response: &mut StartResponse| -> Result<Body, AppError> {
+///     if environ.path_info() == "/fail" {
+///         return Err("the database is down".into());
+///     }
 ///     start_response.start("200 OK", [("Content-Type", "text/plain")])?;
 ///     Ok(Body::from("hi"))
 /// };
-/// let mut out = Memory(Vec::new());
-/// let outcome = engine::run(&app, Environ::default(), &mut out);
-/// assert_eq!((outcome.status, outcome.ending), (Some(200), Ending::Complete));
-/// assert_eq!(out.0, b"Status: 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi");
+/// let client = Client::new(app);
+/// let ok = client.get("/");
+/// assert_eq!((ok.status, ok.header("Content-Length"), ok.text().as_str()), (200, Some("2"), "hi"));
+/// let failed = client.get("/fail");
+/// assert_eq!(failed.status, 500);
+/// assert_eq!(failed.errors, ["call app: application error: the database is down"]);
 /// ```
 pub fn run<A>(app: &A, mut environ: Environ, transport: &mut dyn Transport) -> Outcome
 where
@@ -169,21 +185,17 @@ where
 /// server uses it for the requests it refuses; the engine's own 500 is the same page. `method`
 /// is the request's, if known: a HEAD request's error page has no body.
 ///
+/// The test client sends a malformed request through the HTTP server's parser, which refuses
+/// it with this page:
+///
 /// ```
-/// use rgiref::engine::{self, HeadStyle, Transport};
-/// use rgiref::gateway::Status;
-/// # struct Memory(Vec<u8>);
-/// # impl Transport for Memory {
-/// #     fn head_style(&self) -> HeadStyle<'_> { HeadStyle::StatusHeader }
-/// #     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> { self.0.extend_from_slice(bytes); Ok(()) }
-/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-/// #     fn abort(&mut self) {}
-/// # }
-/// let mut out = Memory(Vec::new());
-/// engine::send_error(&mut out, "GET", Status::BAD_REQUEST, "bad request line: \"x\"");
-/// let text = String::from_utf8(out.0).unwrap();
-/// assert!(text.starts_with("Status: 400 Bad Request\r\n"));
-/// assert!(text.ends_with("\r\n\r\n400 Bad Request: bad request line: \"x\"\n"));
+/// use rgiref::demo::demo_app;
+/// use rgiref::testing::Client;
+/// let response = Client::new(demo_app).send_raw(b"GET  /x HTTP/1.0\r\n\r\n");
+/// assert_eq!(response.status_line, "HTTP/1.0 400 Bad Request");
+/// assert_eq!(response.header("Content-Type"), Some("text/plain; charset=utf-8"));
+/// assert_eq!(response.header("X-Content-Type-Options"), Some("nosniff"));
+/// assert_eq!(response.text(), "400 Bad Request: bad request line: \"GET  /x HTTP/1.0\" (it must be METHOD SP TARGET SP HTTP/x.y)\n");
 /// ```
 pub fn send_error(
     transport: &mut dyn Transport,

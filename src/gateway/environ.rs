@@ -108,6 +108,93 @@ impl Environ {
         self.get("CONTENT_LENGTH").and_then(|v| v.parse().ok())
     }
 
+    /// `SCRIPT_NAME` (RFC 3875 §4.1.13): where the application is mounted, `""` for the root.
+    /// A router that passes a request on to a mounted application moves the first segment of
+    /// `PATH_INFO` here (wsgiref's `shift_path_info`).
+    ///
+    /// ```
+    /// use rgiref::gateway::Environ;
+    /// let mut environ = Environ::default();
+    /// assert_eq!(environ.script_name(), "");
+    /// environ.vars.insert("SCRIPT_NAME".into(), "/blog".into());
+    /// assert_eq!(environ.script_name(), "/blog");
+    /// ```
+    pub fn script_name(&self) -> &str {
+        self.get("SCRIPT_NAME").unwrap_or("")
+    }
+
+    /// `REMOTE_ADDR` (RFC 3875 §4.1.8): the client's address as the server saw it — behind a
+    /// proxy, the proxy's.
+    ///
+    /// ```
+    /// use rgiref::gateway::Environ;
+    /// let mut environ = Environ::default();
+    /// assert_eq!(environ.remote_addr(), None);
+    /// environ.vars.insert("REMOTE_ADDR".into(), "::1".into());
+    /// assert_eq!(environ.remote_addr(), Some("::1"));
+    /// ```
+    pub fn remote_addr(&self) -> Option<&str> {
+        self.get("REMOTE_ADDR")
+    }
+
+    /// The request header `name` (any case), as the environ holds it: `User-Agent` is
+    /// `HTTP_USER_AGENT` (RFC 3875 §4.1.18), and `Content-Type` and `Content-Length` are
+    /// `CONTENT_TYPE` and `CONTENT_LENGTH` (§4.1.3, §4.1.2). A repeated header is one value,
+    /// joined with `,`.
+    ///
+    /// A name with `_` finds nothing: `X_Token` and `X-Token` would both be `HTTP_X_TOKEN`,
+    /// so servers drop such headers rather than let one pass for the other (the HTTP server
+    /// here does), and asking for one is asking for the other.
+    ///
+    /// ```
+    /// use rgiref::gateway::Environ;
+    /// let mut environ = Environ::default();
+    /// environ.vars.insert("HTTP_USER_AGENT".into(), "curl/8.5.0".into());
+    /// environ.vars.insert("CONTENT_TYPE".into(), "text/plain".into());
+    /// assert_eq!(environ.header("user-agent"), Some("curl/8.5.0"));
+    /// assert_eq!(environ.header("Content-Type"), Some("text/plain"));
+    /// assert_eq!(environ.header("User_Agent"), None);
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        if name.contains('_') {
+            return None;
+        }
+        let key = name.to_ascii_uppercase().replace('-', "_");
+        match key.as_str() {
+            "CONTENT_TYPE" | "CONTENT_LENGTH" => self.get(&key),
+            _ => self.get(&format!("HTTP_{key}")),
+        }
+    }
+
+    /// The host the client asked for: `HTTP_HOST` if the request named one, otherwise
+    /// `SERVER_NAME`, with `:SERVER_PORT` unless it is the scheme's default port (80 for
+    /// `http`, 443 for `https`) — the rule of PEP 3333's "URL Reconstruction".
+    ///
+    /// ```
+    /// use rgiref::gateway::Environ;
+    /// let mut environ = Environ::default();
+    /// environ.vars.insert("SERVER_NAME".into(), "127.0.0.1".into());
+    /// environ.vars.insert("SERVER_PORT".into(), "8000".into());
+    /// assert_eq!(environ.host(), "127.0.0.1:8000");
+    /// environ.vars.insert("HTTP_HOST".into(), "example.org".into());
+    /// assert_eq!(environ.host(), "example.org");
+    /// ```
+    pub fn host(&self) -> String {
+        if let Some(host) = self.get("HTTP_HOST").filter(|host| !host.is_empty()) {
+            return host.to_owned();
+        }
+        let name = self.get("SERVER_NAME").unwrap_or("");
+        let default_port = if self.url_scheme == "https" {
+            "443"
+        } else {
+            "80"
+        };
+        match self.get("SERVER_PORT") {
+            Some(port) if !port.is_empty() && port != default_port => format!("{name}:{port}"),
+            _ => name.to_owned(),
+        }
+    }
+
     /// Moves the request body out of the environ (leaving an empty one), so a streaming
     /// response can read it while it is being sent.
     ///

@@ -41,6 +41,7 @@
 //! | `iterable.close()`                       | Rust's `Drop`, plus [`Body::on_close`]; always run  |
 //! | an exception from the application        | `Err(AppError)` or a panic: both become a 500       |
 //! | middleware: an app wrapping an app        | an [`Application`] calling another with `StartResponse::new(&mut its_responder)`; see [`Responder`] |
+//! | `wsgiref.headers.Headers`                | [`Headers`]: ordered, case-insensitive, checked as it is built; `start` takes it |
 //! | `wsgiref.util.is_hop_by_hop`             | [`is_hop_by_hop`]                                   |
 //!
 //! ## Where Rust lets us do better
@@ -63,6 +64,7 @@
 mod body;
 mod environ;
 mod errors;
+mod headers;
 mod rules;
 mod start_response;
 mod status;
@@ -70,6 +72,7 @@ mod status;
 pub use body::{Body, BodyKind};
 pub use environ::{value_from_bytes, Environ, Input, InputError};
 pub use errors::{ErrorSink, ErrorStream};
+pub use headers::{HeaderError, Headers};
 pub(crate) use rules::is_tchar;
 pub use rules::{is_forbidden_in_value, is_hop_by_hop, is_token, HOP_BY_HOP};
 pub use start_response::{IntoHeaders, LegacyWrite, Responder, StartResponse, StartResponseError};

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 pub mod fcgi_client;
 pub mod fuzz;
+pub mod scgi_client;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -14,6 +15,7 @@ use std::time::Duration;
 use rgiref::gateway::{AppError, Application, Body, Environ, StartResponse};
 use rgiref::log::{CapturedLog, Log};
 use rgiref::server::{Config, RunningServer, Server, Timeouts};
+use rgiref::validate::validator;
 
 /// How long a test client waits for the server before giving up. A safety net so a broken
 /// server fails a test instead of hanging the suite; no test should come near it.
@@ -68,13 +70,29 @@ pub fn quick_timeouts() -> Timeouts {
     }
 }
 
-/// Starts `app` on 127.0.0.1, port 0, with [`quick_timeouts`] and a captured log.
+/// Starts `app` under the validator (`rgiref::validate`) on 127.0.0.1, port 0, with
+/// [`quick_timeouts`] and a captured log: an app meant to be correct that is not, or a server
+/// that breaks the contract, fails its test with a `validate:` line in the log.
 pub fn start<A: Application + Send + 'static>(app: A) -> TestServer {
     start_with(app, |_| {})
 }
 
 /// Like [`start`], letting `adjust` change the config first.
 pub fn start_with<A: Application + Send + 'static>(
+    app: A,
+    adjust: impl FnOnce(&mut Config),
+) -> TestServer {
+    start_unvalidated_with(validator(app), adjust)
+}
+
+/// Like [`start`], without the validator: for tests of deliberately broken applications,
+/// which check what the server itself does about them.
+pub fn start_unvalidated<A: Application + Send + 'static>(app: A) -> TestServer {
+    start_unvalidated_with(app, |_| {})
+}
+
+/// Like [`start_with`], without the validator.
+pub fn start_unvalidated_with<A: Application + Send + 'static>(
     app: A,
     adjust: impl FnOnce(&mut Config),
 ) -> TestServer {

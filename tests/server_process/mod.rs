@@ -261,3 +261,39 @@ fn collect(mut source: impl Read + Send + 'static, stream: Arc<Stream>) -> JoinH
         }
     })
 }
+
+/// Builds `examples/NAME.rs` (once per test run, per name) and returns the binary's path.
+/// `cargo test` builds examples too, but not `cargo test --test NAME_example`, and a binary left
+/// from an older build would test old code: asking Cargo is the only way to be sure. It is
+/// quick when nothing changed.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    // This test runs from target/<profile>/deps/; examples go to target/<profile>/examples/.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    // Held while building, so tests running in parallel build each example once.
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !built.iter().any(|done| done == name) {
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "--quiet", "--example", name]);
+        match profile_dir.file_name().and_then(|dir| dir.to_str()) {
+            Some("debug") | None => {}
+            Some(profile) => {
+                build.args(["--profile", profile]);
+            }
+        }
+        let status = build.status().expect("run cargo build --example");
+        assert!(status.success(), "cargo build --example {name} failed");
+        assert!(binary.exists(), "no example binary at {}", binary.display());
+        built.push(name.to_owned());
+    }
+    binary
+}

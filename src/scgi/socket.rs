@@ -1,0 +1,283 @@
+//! The sockets an SCGI server (the application's side) listens and talks on — TCP or Unix —
+//! and reads with the server's timeouts built in.
+//!
+//! Stage: **accept**, and the reads and writes of every stage after it.
+//!
+//! Interface:
+//! * [`Listener`] and [`Stream`] are a TCP or a Unix socket; the rest of the module never asks
+//!   which, except to set `TCP_NODELAY` and to name the peer for the log.
+//! * [`TimedReader`] reads from a shared stream under a deadline or an idle timeout: the same
+//!   two kinds of limit as the HTTP server's reader, whose header (`src/server/socket.rs`) says
+//!   why there are two. It is a copy of that reader for a [`Stream`] instead of a `TcpStream`.
+//! * [`UnixSocketFile`] binds a Unix socket file, replacing a stale one only if it is a socket
+//!   nobody answers on, sets its mode, and removes the file again when dropped.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// A listening socket: TCP, or a Unix socket file.
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    Unix {
+        listener: UnixListener,
+        /// Held for its `Drop`, which removes the socket file after the listener closes.
+        _file: UnixSocketFile,
+    },
+}
+
+/// One connection from a web server: TCP or Unix.
+pub(crate) enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Listener {
+    /// Waits for the next connection. The peer's name is for the log: its IP address over TCP,
+    /// `unix` over a Unix socket (whose file permissions decided who may connect).
+    pub(crate) fn accept(&self) -> io::Result<(Stream, String)> {
+        match self {
+            Listener::Tcp(listener) => {
+                let (stream, peer) = listener.accept()?;
+                Ok((Stream::Tcp(stream), peer.ip().to_canonical().to_string()))
+            }
+            Listener::Unix { listener, .. } => {
+                let (stream, _) = listener.accept()?;
+                Ok((Stream::Unix(stream), "unix".to_owned()))
+            }
+        }
+    }
+}
+
+impl Stream {
+    pub(crate) fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.set_read_timeout(Some(timeout)),
+            Stream::Unix(stream) => stream.set_read_timeout(Some(timeout)),
+        }
+    }
+
+    pub(crate) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.set_write_timeout(Some(timeout)),
+            Stream::Unix(stream) => stream.set_write_timeout(Some(timeout)),
+        }
+    }
+
+    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.shutdown(how),
+            Stream::Unix(stream) => stream.shutdown(how),
+        }
+    }
+
+    /// Turns Nagle's algorithm off, on TCP; a Unix socket has none.
+    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.set_nodelay(true),
+            Stream::Unix(_) => Ok(()),
+        }
+    }
+}
+
+impl Read for &Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => (&*stream).read(buf),
+            Stream::Unix(stream) => (&*stream).read(buf),
+        }
+    }
+}
+
+impl Write for &Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(stream) => (&*stream).write(buf),
+            Stream::Unix(stream) => (&*stream).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(()) // a socket has no buffer of its own to flush
+    }
+}
+
+/// What bounds the reads of the current phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// Every read must be over by this moment.
+    Deadline(Instant),
+    /// Each read may wait this long for bytes.
+    Idle(Duration),
+}
+
+impl Limit {
+    /// A deadline `after` from now. One too far away for `Instant` to hold (a timeout of
+    /// `Duration::MAX`, meaning "never") is no deadline at all, only that long an idle wait.
+    pub(crate) fn deadline_in(after: Duration) -> Limit {
+        match Instant::now().checked_add(after) {
+            Some(at) => Limit::Deadline(at),
+            None => Limit::Idle(after),
+        }
+    }
+}
+
+/// Reads from a shared stream under a [`Limit`]. See the module docs.
+pub(crate) struct TimedReader {
+    stream: Rc<Stream>,
+    limit: Limit,
+    /// The timeout last given to the kernel, to skip a system call when it is unchanged.
+    applied: Option<Duration>,
+}
+
+impl TimedReader {
+    pub(crate) fn new(stream: Rc<Stream>, limit: Limit) -> TimedReader {
+        TimedReader {
+            stream,
+            limit,
+            applied: None,
+        }
+    }
+
+    /// From now on, reads are bounded by `limit`.
+    pub(crate) fn set_limit(&mut self, limit: Limit) {
+        self.limit = limit;
+    }
+
+    /// The time the next read may wait, or a [`DeadlinePassed`] error if there is none left.
+    fn timeout_now(&self) -> io::Result<Duration> {
+        match self.limit {
+            Limit::Idle(idle) => Ok(idle),
+            Limit::Deadline(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, DeadlinePassed));
+                }
+                Ok(left)
+            }
+        }
+    }
+}
+
+impl Read for TimedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let timeout = self.timeout_now()?;
+        if self.applied != Some(timeout) {
+            self.stream.set_read_timeout(timeout)?;
+            self.applied = Some(timeout);
+        }
+        (&*self.stream)
+            .read(buf)
+            .map_err(|error| match error.kind() {
+                // On Unix an expired SO_RCVTIMEO reads as EAGAIN ("would block"); call it what it is.
+                io::ErrorKind::WouldBlock => {
+                    io::Error::new(io::ErrorKind::TimedOut, "read timed out")
+                }
+                _ => error,
+            })
+    }
+}
+
+/// "This step's time ran out while the peer was still sending." It differs from a read that
+/// waited out the time and found nothing (a plain `TimedOut`): after that one, nothing is left
+/// unread; after this one, more may be on its way.
+#[derive(Debug)]
+pub(crate) struct DeadlinePassed;
+
+impl std::fmt::Display for DeadlinePassed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the time allowed for this step ran out")
+    }
+}
+
+impl std::error::Error for DeadlinePassed {}
+
+impl DeadlinePassed {
+    /// True if `error` is a [`DeadlinePassed`].
+    pub(crate) fn is(error: &io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<DeadlinePassed>())
+    }
+}
+
+/// A Unix socket file this server created, so that it can remove it again — and only it.
+pub(crate) struct UnixSocketFile {
+    path: PathBuf,
+    /// The file's device and inode when we made it: if someone has since put another file at
+    /// the path (a second server, started after us), dropping ours must not remove theirs.
+    id: (u64, u64),
+}
+
+impl UnixSocketFile {
+    /// Listens on a Unix socket at `path` with permissions `mode`.
+    ///
+    /// A file already at `path` is removed only if it is a socket that nobody answers on — the
+    /// leftover of a server that was killed (lighttpd and systemd stop servers with SIGTERM,
+    /// which std cannot catch, so no clean-up ran). Anything else is an error: a regular file
+    /// is someone's data, and a live socket is another server's.
+    ///
+    /// The socket file is created with the permissions the process's umask allows (usually
+    /// 0755, which lets only its owner connect, since connecting needs write permission), then
+    /// set to `mode`. Between the two there is a moment with the umask's permissions: std
+    /// cannot change the umask without `unsafe`. Put the socket in a directory only the right
+    /// users can enter (`/run/<app>/`), which is the real protection anyway.
+    ///
+    /// A relative `path` is made absolute first, so that the address the banner shows can be
+    /// pasted into a web server's configuration, and the clean-up finds the file even if the
+    /// working directory changes.
+    pub(crate) fn bind(path: &Path, mode: u32) -> io::Result<(UnixListener, UnixSocketFile)> {
+        let path = std::path::absolute(path)?;
+        remove_stale_socket(&path)?;
+        let listener = UnixListener::bind(&path)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+        let metadata = fs::symlink_metadata(&path)?;
+        let file = UnixSocketFile {
+            path,
+            id: (metadata.dev(), metadata.ino()),
+        };
+        Ok((listener, file))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for UnixSocketFile {
+    fn drop(&mut self) {
+        let ours = fs::symlink_metadata(&self.path)
+            .is_ok_and(|metadata| (metadata.dev(), metadata.ino()) == self.id);
+        if ours {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Removes a stale socket file at `path`. See [`UnixSocketFile::bind`].
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    let metadata = match fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    let shown = path.display();
+    if !metadata.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{shown} exists and is not a socket; not removing it"),
+        ));
+    }
+    if UnixStream::connect(path).is_ok() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("another server is listening on {shown}"),
+        ));
+    }
+    fs::remove_file(path)
+}
