@@ -7,7 +7,8 @@
 //! `rgiref` binary decides: a listening socket on standard input means a web server started us
 //! as its FastCGI child (lighttpd's `bin-path`); `GATEWAY_INTERFACE` set means a CGI program
 //! (`rgiref::cgi::run`); `--fastcgi ADDR` a FastCGI responder on ADDR (`HOST:PORT`, or a Unix
-//! socket path: anything with a `/`); otherwise this is a development server on HTTP.
+//! socket path: anything with a `/`), `--scgi ADDR` an SCGI server there; otherwise this is a
+//! development server on HTTP.
 //!
 //! The paths, after wherever the web server mounts it (`PATH_INFO`):
 //!
@@ -32,6 +33,7 @@
 //!   env -i GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET PATH_INFO=/head/100 \
 //!       target/debug/examples/echo_gateway
 //!   cargo run --example echo_gateway -- --fastcgi 127.0.0.1:9000   # for nginx's fastcgi_pass
+//!   cargo run --example echo_gateway -- --scgi 127.0.0.1:4000      # for nginx's scgi_pass
 //! ```
 //!
 //! Why an example and not a path of the `rgiref` binary: the binary serves the demo application
@@ -43,9 +45,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use rgiref::demo::demo_app;
-use rgiref::fastcgi;
 use rgiref::gateway::{AppError, Body, Environ, StartResponse};
 use rgiref::server::Server;
+use rgiref::{fastcgi, scgi};
 
 /// Routes a request by its `PATH_INFO`; see the module docs.
 fn echo_gateway(
@@ -150,10 +152,10 @@ fn main() -> ExitCode {
         return rgiref::cgi::run(&echo_gateway);
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [flag, address] = args.as_slice() {
-        if flag == "--fastcgi" {
-            return serve_fastcgi(address);
-        }
+    match args.as_slice() {
+        [flag, address] if flag == "--fastcgi" => return serve_fastcgi(address),
+        [flag, address] if flag == "--scgi" => return serve_scgi(address),
+        _ => {}
     }
     let port = args
         .first()
@@ -189,6 +191,31 @@ fn serve_fastcgi(address: &str) -> ExitCode {
         Ok(server) => {
             println!(
                 "echo_gateway: FastCGI responder (Ctrl+C to quit) on {}",
+                server.local_addr()
+            );
+            server.serve_forever();
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("echo_gateway: cannot listen on {address}: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `--scgi ADDR`: an SCGI server, on TCP or (ADDR with a `/`) a Unix socket, announced like
+/// [`serve_fastcgi`]'s.
+fn serve_scgi(address: &str) -> ExitCode {
+    let config = scgi::Config::default();
+    let bound = if address.contains('/') {
+        scgi::Server::bind_unix(address, echo_gateway, config)
+    } else {
+        scgi::Server::bind_with(address, echo_gateway, config)
+    };
+    match bound {
+        Ok(server) => {
+            println!(
+                "echo_gateway: SCGI server (Ctrl+C to quit) on {}",
                 server.local_addr()
             );
             server.serve_forever();
