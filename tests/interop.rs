@@ -2,7 +2,8 @@
 //! generated config, in front of the `rgiref` binary and the echo gateway.
 //!
 //! Stage: all of them, across two processes — the web server does **accept** and **read
-//! request**, our side **build environ** onwards (`src/cgi/program.rs`, `src/fastcgi/`).
+//! request**, our side **build environ** onwards (`src/cgi/program.rs`, `src/fastcgi/`,
+//! `src/scgi/`).
 //!
 //! Each test is one web server × one transport. It writes a config in a temporary directory —
 //! a wrapper from `tests/interop/` plus the README's snippet for that pairing, as written,
@@ -36,11 +37,15 @@
 //!   Apache     mod_cgi (prefork)           apache_cgi
 //!              mod_cgid (event)            apache_cgid
 //!              mod_proxy_fcgi              apache_fastcgi
+//!   SCGI       nginx scgi_pass             nginx_scgi
+//!              lighttpd mod_scgi           lighttpd_scgi
+//!              Apache mod_proxy_scgi       apache_scgi                 (its path split: see there)
 //! ```
 //!
 //! What every web server adds to the environ, or sets differently, is listed with its reason
-//! in [`web_server_variables`], [`cgi_flags`], [`fastcgi_flags`], [`nginx_variables`] and
-//! [`lighttpd_fastcgi_variables`]; where the web servers differ from each other:
+//! in [`web_server_variables`], [`cgi_flags`], [`fastcgi_flags`], [`scgi_flags`],
+//! [`nginx_variables`], [`nginx_scgi_variables`] and [`lighttpd_fastcgi_variables`]; where the
+//! web servers differ from each other:
 //! * lighttpd sends `CONTENT_LENGTH=0` for a request without a body;
 //! * nginx's stock `fastcgi_params` send an empty `CONTENT_TYPE` and `REMOTE_USER`, `HTTP_HOST`
 //!   without its port (Debian's, against a Host-header trick), an empty `SERVER_NAME` unless
@@ -48,7 +53,11 @@
 //!   alone passes `Proxy:` on, as `HTTP_PROXY`, which rgiref leaves out;
 //! * Apache and lighttpd send `PATH_TRANSLATED`;
 //! * Apache's CGI and proxy_fcgi stream a chunked upload without `CONTENT_LENGTH`, as does
-//!   nginx with request buffering off; lighttpd and buffering nginx send a length.
+//!   nginx with request buffering off; lighttpd and buffering nginx send a length; Apache's
+//!   proxy_scgi refuses it (411);
+//! * over SCGI, `CONTENT_LENGTH` is always there (`0` without a body: SCGI requires it);
+//!   nginx's `scgi_params` and Apache's mod_proxy_scgi send no `GATEWAY_INTERFACE`, and
+//!   `scgi_params` no `SERVER_SOFTWARE`, `SERVER_ADDR` or `REMOTE_USER` either.
 //!
 //! A web server that is not installed is skipped with one line on standard error saying so —
 //! unless `CI=true`, where it is a failure (`.ci/run` installs all three). Each server and
@@ -64,6 +73,7 @@ mod client;
 mod frontends;
 #[path = "interop/harness.rs"]
 mod harness;
+mod server_process;
 
 use std::time::Instant;
 
@@ -76,7 +86,7 @@ use harness::{
 
 /// Every README snippet this file runs. A snippet added to the README without a test here
 /// fails [`every_readme_snippet_is_run`]: the README promises they all work.
-const SNIPPETS_RUN: [&str; 7] = [
+const SNIPPETS_RUN: [&str; 10] = [
     "apache-cgi",
     "lighttpd-cgi",
     "nginx-fastcgi",
@@ -84,6 +94,9 @@ const SNIPPETS_RUN: [&str; 7] = [
     "lighttpd-fastcgi",
     "lighttpd-fastcgi-bin-path",
     "apache-fastcgi",
+    "nginx-scgi",
+    "lighttpd-scgi",
+    "apache-scgi",
 ];
 
 #[test]
@@ -204,6 +217,7 @@ fn lighttpd_cgi() {
         big_head: BigHead::Passed,
         environ_differences,
         kept_connections: 0,
+        path_split_exceptions: Vec::new(),
     };
     check(cgi_site("lighttpd cgi", &front, expect), started);
 }
@@ -244,6 +258,7 @@ fn apache_cgi_with(name: &str, mpm: &'static str, module: &'static str) {
         big_head: BigHead::Passed,
         environ_differences,
         kept_connections: 0,
+        path_split_exceptions: Vec::new(),
     };
     check(cgi_site(name, &front, expect), started);
 }
@@ -274,8 +289,13 @@ enum Listen {
     Unix,
 }
 
-/// Starts `count` responders of each program, each on its own TCP port or Unix socket.
+/// Starts `count` FastCGI responders of each program, each on its own TCP port or Unix socket.
 fn fastcgi_responders(dir: &TempDir, count: usize, listen: Listen) -> Responders {
+    responders(dir, count, listen, "--fastcgi")
+}
+
+/// Starts `count` processes of each program with `flag ADDRESS` (`--fastcgi`, `--scgi`).
+fn responders(dir: &TempDir, count: usize, listen: Listen, flag: &str) -> Responders {
     let mut responders = Responders {
         daemons: Vec::new(),
         app: Vec::new(),
@@ -283,12 +303,12 @@ fn fastcgi_responders(dir: &TempDir, count: usize, listen: Listen) -> Responders
     };
     for n in 0..count {
         for (name, program) in [("app", rgiref_binary()), ("gw", echo_gateway_binary())] {
-            let label = format!("{name}-fastcgi-{n}");
+            let label = format!("{name}{flag}-{n}");
             let address = match listen {
                 Listen::Tcp => "127.0.0.1:0".to_owned(),
                 Listen::Unix => dir.file(&format!("{label}.sock")),
             };
-            let (daemon, announced) = responder(&label, &program, &["--fastcgi", &address], dir);
+            let (daemon, announced) = responder(&label, &program, &[flag, &address], dir);
             responders.daemons.push(daemon);
             match name {
                 "app" => responders.app.push(announced),
@@ -398,6 +418,7 @@ fn nginx_fastcgi_with(name: &str, listen: Listen, server_extra: &'static str, ch
         big_head: BigHead::Refused(502, "upstream sent too big header"),
         environ_differences: [nginx_variables(EMPTY_SERVER_NAME), fastcgi_flags()].concat(),
         kept_connections: 0,
+        path_split_exceptions: Vec::new(),
     };
     let (app, gw) = (SocketAddrOf(front.addr()), SocketAddrOf(front.addr()));
     check(
@@ -458,6 +479,7 @@ fn nginx_fastcgi_pool() {
         big_head: BigHead::Refused(502, "upstream sent too big header"),
         environ_differences: [nginx_variables(POOL_SERVER_NAME), fastcgi_flags()].concat(),
         kept_connections: 0,
+        path_split_exceptions: Vec::new(),
     };
     let site = pool_site(name, &front, &responders, expect);
     let spread = checks::processes_serving(&site.gw, 30);
@@ -567,6 +589,7 @@ fn nginx_fastcgi_kept() {
         environ_differences: [nginx_variables(POOL_SERVER_NAME), fastcgi_flags()].concat(),
         // keepalive 2 for each of the two upstreams; each responder may hold one of them.
         kept_connections: 4,
+        path_split_exceptions: Vec::new(),
     };
     let site = pool_site(name, &front, &responders, expect);
     let gets = checks::clients_at_once(&site.gw, 8, 50, false);
@@ -666,6 +689,7 @@ fn lighttpd_fastcgi() {
         big_head: BigHead::Passed,
         environ_differences: lighttpd_fastcgi_variables(),
         kept_connections: 0,
+        path_split_exceptions: Vec::new(),
     };
     let (app, gw) = (SocketAddrOf(front.addr()), SocketAddrOf(front.addr()));
     check(
@@ -723,6 +747,7 @@ fn lighttpd_fastcgi_bin_path() {
         big_head: BigHead::Passed,
         environ_differences: lighttpd_fastcgi_variables(),
         kept_connections: 0,
+        path_split_exceptions: Vec::new(),
     };
     let (app, gw) = (SocketAddrOf(front.addr()), SocketAddrOf(front.addr()));
     let mut site = fastcgi_site(name, &front, app, gw, None, expect);
@@ -774,10 +799,197 @@ fn apache_fastcgi() {
         big_head: BigHead::Passed,
         environ_differences,
         kept_connections: 0,
+        path_split_exceptions: Vec::new(),
     };
     let (app, gw) = (SocketAddrOf(front.addr()), SocketAddrOf(front.addr()));
     check(
         fastcgi_site(name, &front, app, gw, Some(&responders), expect),
         started,
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SCGI: `rgiref --scgi ADDR` (and the echo gateway's), started by the test.
+
+/// The example values of the SCGI snippets.
+const EXAMPLE_SCGI: &str = "127.0.0.1:4000";
+const EXAMPLE_SCGI_PORT: &str = "4000";
+
+/// What an SCGI server's environ says that rgiref's own server's does not. (The `SCGI`
+/// variable itself, which SCGI requires, is not a request variable and stays out.)
+fn scgi_flags() -> Vec<(&'static str, &'static str)> {
+    vec![(
+        "rgi.multiprocess",
+        "a web server may run several SCGI servers at once",
+    )]
+}
+
+fn scgi_responders(dir: &TempDir, listen: Listen) -> Responders {
+    responders(dir, 1, listen, "--scgi")
+}
+
+#[test]
+fn nginx_scgi() {
+    let started = Instant::now();
+    let name = "nginx scgi";
+    let dir = TempDir::new("nginx-scgi");
+    if harness::require(WebServer::Nginx).is_none() {
+        return;
+    }
+    let responders = scgi_responders(&dir, Listen::Tcp);
+    let (app, gw) = (&responders.app[0], &responders.gw[0]);
+    let config = |_: &[u16]| {
+        let app = [(EXAMPLE_SCGI, app.as_str())];
+        let gw = [(EXAMPLE_SCGI, gw.as_str())];
+        both_programs("nginx-scgi", &app, &gw).into()
+    };
+    let Some(front) = frontends::start(WebServer::Nginx, &dir, 1, &Extra::default(), config) else {
+        return;
+    };
+    let expect = Expect {
+        chunked_upload: Chunked::Echoed("10485760"),
+        big_head: BigHead::Refused(502, "upstream sent too big header"),
+        environ_differences: [nginx_scgi_variables(), scgi_flags()].concat(),
+        kept_connections: 0,
+        path_split_exceptions: Vec::new(),
+    };
+    let (app, gw) = (SocketAddrOf(front.addr()), SocketAddrOf(front.addr()));
+    check(
+        fastcgi_site(name, &front, app, gw, Some(&responders), expect),
+        started,
+    );
+}
+
+#[test]
+fn lighttpd_scgi() {
+    let started = Instant::now();
+    let name = "lighttpd scgi";
+    let dir = TempDir::new("lighttpd-scgi");
+    if harness::require(WebServer::Lighttpd).is_none() {
+        return;
+    }
+    let responders = scgi_responders(&dir, Listen::Tcp);
+    let (app, gw) = (port_of(&responders.app[0]), port_of(&responders.gw[0]));
+    let config = |_: &[u16]| {
+        let app = [(EXAMPLE_SCGI_PORT, app)];
+        let gw = [(EXAMPLE_SCGI_PORT, gw)];
+        both_programs("lighttpd-scgi", &app, &gw).into()
+    };
+    let Some(front) = frontends::start(WebServer::Lighttpd, &dir, 1, &Extra::default(), config)
+    else {
+        return;
+    };
+    let mut environ_differences = [web_server_variables(), scgi_flags()].concat();
+    environ_differences.extend([
+        (
+            "CONTENT_LENGTH",
+            "lighttpd says 0 for a request without a body",
+        ),
+        (
+            "PATH_TRANSLATED",
+            "PATH_INFO under the document root (RFC 3875 §4.1.6)",
+        ),
+    ]);
+    let expect = Expect {
+        chunked_upload: Chunked::Echoed("10485760"),
+        big_head: BigHead::Passed,
+        environ_differences,
+        kept_connections: 0,
+        path_split_exceptions: Vec::new(),
+    };
+    let (app, gw) = (SocketAddrOf(front.addr()), SocketAddrOf(front.addr()));
+    check(
+        fastcgi_site(name, &front, app, gw, Some(&responders), expect),
+        started,
+    );
+}
+
+#[test]
+fn apache_scgi() {
+    let started = Instant::now();
+    let name = "apache proxy_scgi";
+    let dir = TempDir::new("apache-scgi");
+    if harness::require(WebServer::Apache).is_none() {
+        return;
+    }
+    let responders = scgi_responders(&dir, Listen::Tcp);
+    let (app, gw) = (&responders.app[0], &responders.gw[0]);
+    let config = |_: &[u16]| {
+        let app = [(EXAMPLE_SCGI, app.as_str())];
+        let gw = [(EXAMPLE_SCGI, gw.as_str())];
+        both_programs("apache-scgi", &app, &gw).into()
+    };
+    let extra = Extra {
+        apache_modules: vec!["proxy", "proxy_scgi", "setenvif"],
+        apache_mpm: "event",
+        ..Extra::default()
+    };
+    let Some(front) = frontends::start(WebServer::Apache, &dir, 1, &extra, config) else {
+        return;
+    };
+    let mut environ_differences = [web_server_variables(), scgi_flags()].concat();
+    environ_differences.extend([
+        (
+            "CONTENT_LENGTH",
+            "SCGI requires it first in every request: 0 without a body",
+        ),
+        (
+            "GATEWAY_INTERFACE",
+            "absent: mod_proxy_scgi does not send it",
+        ),
+    ]);
+    environ_differences.push((
+        "PATH_TRANSLATED",
+        "PATH_INFO under the document root (RFC 3875 §4.1.6)",
+    ));
+    let expect = Expect {
+        // SCGI needs CONTENT_LENGTH, and mod_proxy_scgi does not buffer a chunked body to
+        // count it: it answers 411 itself.
+        chunked_upload: Chunked::Refused(411),
+        big_head: BigHead::Passed,
+        environ_differences,
+        kept_connections: 0,
+        // mod_proxy_scgi's "best guess" (proxy-scgi-pathinfo) is "/" plus the rest of the
+        // proxied URL, still percent-encoded; and SCRIPT_NAME is what of the decoded path does
+        // not end in that, so the whole of it when the rest holds a %.
+        path_split_exceptions: vec![("", "", "/"), ("/x%20y", "/x y", "/x%20y")],
+    };
+    let (app, gw) = (SocketAddrOf(front.addr()), SocketAddrOf(front.addr()));
+    check(
+        fastcgi_site(name, &front, app, gw, Some(&responders), expect),
+        started,
+    );
+}
+
+/// What nginx's stock scgi_params (Debian's) send differently from rgiref's own server: less
+/// than fastcgi_params.
+fn nginx_scgi_variables() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "CONTENT_LENGTH",
+            "SCGI requires it first in every request: 0 without a body",
+        ),
+        (
+            "CONTENT_TYPE",
+            "scgi_params sends it empty when the request has none",
+        ),
+        (
+            "DOCUMENT_ROOT",
+            "the web server's document root; rgiref's server has none",
+        ),
+        (
+            "GATEWAY_INTERFACE",
+            "absent: scgi_params does not send it (RFC 3875 says it must)",
+        ),
+        (
+            "HTTP_HOST",
+            "Debian's scgi_params send $host: the Host header without its port",
+        ),
+        (
+            "REQUEST_SCHEME",
+            "http or https, which rgiref's server leaves to rgi.url_scheme",
+        ),
+        ("SERVER_NAME", EMPTY_SERVER_NAME),
+        ("SERVER_SOFTWARE", "absent: scgi_params does not send it"),
+    ]
 }

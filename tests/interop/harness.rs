@@ -133,38 +133,10 @@ pub fn rgiref_binary() -> PathBuf {
 }
 
 /// `examples/echo_gateway.rs`, built beside the test binary (`target/<profile>/examples/`).
-///
-/// `cargo test` builds every example before it runs any test, but `cargo test --test interop`
-/// builds none; so the first call runs `cargo build --example echo_gateway` in the same
-/// profile, which costs a fraction of a second when it is up to date.
+/// `cargo test --test interop` builds no examples, so this asks Cargo to, once per run
+/// (`server_process::example_binary`).
 pub fn echo_gateway_binary() -> PathBuf {
-    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(path) = &*built {
-        return path.clone();
-    }
-    let test_binary = std::env::current_exe().expect("the test binary's path");
-    let profile_dir = test_binary
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary is in target/<profile>/deps/");
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo.args(["build", "--quiet", "--example", "echo_gateway"]);
-    if profile_dir.ends_with("release") {
-        cargo.arg("--release");
-    }
-    let status = cargo
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("run cargo build --example echo_gateway");
-    assert!(
-        status.success(),
-        "cargo build --example echo_gateway failed"
-    );
-    let path = profile_dir.join("examples").join("echo_gateway");
-    assert!(path.is_file(), "{} was not built", path.display());
-    *built = Some(path.clone());
-    path
+    super::server_process::example_binary("echo_gateway")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,16 +360,20 @@ impl Drop for Daemon {
 }
 
 /// Starts `program` with `args` as a responder the web server will connect to (`--fastcgi
-/// 127.0.0.1:0`, say), and returns it with the address it announced: the last word of the first
-/// line of its standard output that ends in one (`127.0.0.1:40123`, `unix:/path`).
+/// 127.0.0.1:0`, say), and returns it with the address it announced: the first word of its
+/// standard output that is one, as `127.0.0.1:40123` or `unix:/path` (the banners write
+/// `scgi://127.0.0.1:40123` and `(nginx: scgi_pass 127.0.0.1:40123;)` too).
 pub fn responder(name: &str, program: &Path, args: &[&str], dir: &TempDir) -> (Daemon, String) {
     let mut command = Command::new(program);
     command.args(args);
     let mut daemon = Daemon::spawn_quiet(name, command, dir);
     let address = daemon.wait_for_stdout("the address it listens on", |line| {
-        let word = line.split_whitespace().last()?;
-        let is_address = word.parse::<SocketAddr>().is_ok() || word.starts_with("unix:/");
-        is_address.then(|| word.to_owned())
+        line.split_whitespace().find_map(|word| {
+            let word = word.trim_matches(|c| matches!(c, '(' | ')' | ';' | ','));
+            let word = word.strip_prefix("scgi://").unwrap_or(word);
+            let is_address = word.parse::<SocketAddr>().is_ok() || word.starts_with("unix:/");
+            is_address.then(|| word.to_owned())
+        })
     });
     (daemon, address)
 }
