@@ -75,6 +75,7 @@ mod frontends;
 mod harness;
 mod server_process;
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use checks::{BigHead, Chunked, Expect, Mount, Site};
@@ -114,12 +115,21 @@ const GW: &str = "/gw";
 /// The README snippet `name` twice: for the `rgiref` binary at `/app`, and for the echo gateway
 /// at [`GW`]. `more` replaces further example values (ports, socket paths) in both.
 fn both_programs(name: &str, more: &[(&str, &str)], more_gw: &[(&str, &str)]) -> String {
+    let programs = (rgiref_binary(), echo_gateway_binary());
+    both_programs_at(name, &programs, more, more_gw)
+}
+
+/// [`both_programs`] with the two programs somewhere else (see [`programs_for_www_data`]).
+fn both_programs_at(
+    name: &str,
+    (rgiref, echo): &(PathBuf, PathBuf),
+    more: &[(&str, &str)],
+    more_gw: &[(&str, &str)],
+) -> String {
     let text = snippet(name);
-    let rgiref = rgiref_binary();
-    let echo = echo_gateway_binary();
     let dir_of = |p: &std::path::Path| p.parent().unwrap().display().to_string();
-    let (rgiref_path, rgiref_dir) = (rgiref.display().to_string(), dir_of(&rgiref));
-    let (echo_path, echo_dir) = (echo.display().to_string(), dir_of(&echo));
+    let (rgiref_path, rgiref_dir) = (rgiref.display().to_string(), dir_of(rgiref));
+    let (echo_path, echo_dir) = (echo.display().to_string(), dir_of(echo));
     let mut for_app = vec![
         (EXAMPLE_PROGRAM, rgiref_path.as_str()),
         (EXAMPLE_PROGRAM_DIR, rgiref_dir.as_str()),
@@ -222,6 +232,24 @@ fn lighttpd_cgi() {
     check(cgi_site("lighttpd cgi", &front, expect), started);
 }
 
+/// The two programs copied to `cgi-bin/` in the run's directory, for Apache's CGI: Apache runs
+/// them as `www-data`, who may not be able to reach `target/` (a checkout under `/root` is
+/// mode 0700), while the temporary directory is open to all. The snippet's
+/// `/srv/rgiref/rgiref` becomes `…/cgi-bin/rgiref`, the same layout.
+fn programs_for_www_data(dir: &TempDir) -> (PathBuf, PathBuf) {
+    let bin = dir.join("cgi-bin");
+    std::fs::create_dir_all(&bin).expect("make cgi-bin");
+    let copy = |from: PathBuf, name: &str| {
+        let to = bin.join(name);
+        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+        to
+    };
+    (
+        copy(rgiref_binary(), "rgiref"),
+        copy(echo_gateway_binary(), "echo_gateway"),
+    )
+}
+
 #[test]
 fn apache_cgi() {
     apache_cgi_with("apache cgi", "prefork", "cgi");
@@ -236,7 +264,8 @@ fn apache_cgid() {
 fn apache_cgi_with(name: &str, mpm: &'static str, module: &'static str) {
     let started = Instant::now();
     let dir = TempDir::new(&name.replace(' ', "-"));
-    let config = |_: &[u16]| both_programs("apache-cgi", &[], &[]).into();
+    let programs = programs_for_www_data(&dir);
+    let config = |_: &[u16]| both_programs_at("apache-cgi", &programs, &[], &[]).into();
     let extra = Extra {
         apache_modules: vec!["alias", module],
         apache_mpm: mpm,
