@@ -29,6 +29,7 @@
 //!              mod_fastcgi, host/port      lighttpd_fastcgi            (responders the test starts)
 //!              mod_fastcgi, bin-path       lighttpd_fastcgi_bin_path   (4 processes it starts: 8
 //!                                                                       slow requests, 4 served at once)
+//!              mounted at /                lighttpd_root_mount         (FastCGI and SCGI: the split only)
 //!   nginx      fastcgi_pass                nginx_fastcgi
 //!              ... request buffering off   nginx_fastcgi_unbuffered    (Unix sockets)
 //!              upstream of 3               nginx_fastcgi_pool          (spread; 8 clients at once)
@@ -1021,4 +1022,62 @@ fn nginx_scgi_variables() -> Vec<(&'static str, &'static str)> {
         ("SERVER_NAME", EMPTY_SERVER_NAME),
         ("SERVER_SOFTWARE", "absent: scgi_params does not send it"),
     ]
+}
+
+/// lighttpd with the application at `/`, over FastCGI and SCGI: as the README says, without
+/// `fix-root-scriptname` lighttpd makes the first segment of the path the SCRIPT_NAME; with
+/// it, SCRIPT_NAME is empty and PATH_INFO the whole path, as PEP 3333 wants for a root mount.
+#[test]
+fn lighttpd_root_mount() {
+    let dir = TempDir::new("lighttpd-root");
+    if harness::require(WebServer::Lighttpd).is_none() {
+        return;
+    }
+    let fastcgi = fastcgi_responders(&dir, 1, Listen::Tcp);
+    let scgi = scgi_responders(&dir, Listen::Tcp);
+    for (module, responder) in [("fastcgi", &fastcgi.app[0]), ("scgi", &scgi.app[0])] {
+        for fix in [true, false] {
+            let option = if fix {
+                ", \"fix-root-scriptname\" => \"enable\""
+            } else {
+                ""
+            };
+            let config = |_: &[u16]| {
+                format!(
+                    "server.modules += ( \"mod_{module}\" )\n\
+                     {module}.server += ( \"/\" => (( \"host\" => \"127.0.0.1\", \"port\" => {}, \
+                     \"check-local\" => \"disable\"{option} )))\n",
+                    port_of(responder)
+                )
+                .into()
+            };
+            let run = TempDir::new(&format!("lighttpd-root-{module}-{fix}"));
+            let front = frontends::start(WebServer::Lighttpd, &run, 1, &Extra::default(), config)
+                .expect("lighttpd was found a moment ago");
+            let split = |target: &str| {
+                let page = client::get(front.addr(), target).text();
+                let value = |name: &str| {
+                    let prefix = format!("{name} = ");
+                    page.lines()
+                        .find_map(|l| l.strip_prefix(prefix.as_str()))
+                        .unwrap_or("(absent)")
+                        .to_owned()
+                };
+                (value("SCRIPT_NAME"), value("PATH_INFO"))
+            };
+            let q = |text: &str| format!("{text:?}");
+            if fix {
+                for (target, path_info) in [("/", "/"), ("/a/b", "/a/b"), ("/x%20y", "/x y")] {
+                    assert_eq!(split(target), (q(""), q(path_info)), "{module}, {target}");
+                }
+            } else {
+                assert_eq!(
+                    split("/a/b"),
+                    (q("/a"), q("/b")),
+                    "{module} without the option"
+                );
+            }
+        }
+    }
+    say("interop: lighttpd root mount: fastcgi and scgi split / as the README says, with and without fix-root-scriptname");
 }
