@@ -60,7 +60,8 @@
 //! ## Left out, on purpose
 //!
 //! The Authorizer and Filter roles (refused with `UNKNOWN_ROLE`); multiplexing (refused with
-//! `CANT_MPX_CONN`). lighttpd stops its children with SIGTERM, which std cannot catch, so the process ends at once, even mid-request.
+//! `CANT_MPX_CONN`). lighttpd stops its children with SIGTERM, which std cannot catch, so the
+//! process ends at once, even mid-request.
 
 mod connection;
 pub mod record;
