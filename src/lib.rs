@@ -1,11 +1,13 @@
 //! # rgiref — the Rust Gateway Interface, and a server you can read
 //!
-//! Stage: all of them. This file draws the stack diagram that names the stages; every other
-//! file says at its top which of them it implements.
-//!
 //! rgiref is to Rust what Python's `wsgiref` is to Python: the *reference implementation* of a
 //! web gateway interface, written to be read. It answers one question — *what actually happens
-//! between a browser and a web application?* — with code small enough to read in an afternoon.
+//! between a browser and a web application?* — with code small enough to read in an afternoon,
+//! and a book that walks through it: the [`tutorial`], from raw bytes on a socket to your
+//! application and back (it is `TUTORIAL.md` in the source).
+//!
+//! Stage: all of them. This file draws the stack diagram that names the stages; every other
+//! file says at its top which of them it implements.
 //!
 //! It is a **development server**: one thread, one request at a time, HTTP/1.0. Use it to learn,
 //! to run examples, and as a throwaway server inside your own tests. It is not a production
@@ -108,6 +110,11 @@ mod stage;
 pub mod testing;
 pub mod trace;
 pub mod util;
+
+/// The book of this crate: one request followed through every stage, with what to run, what
+/// to notice, what production servers do differently, and exercises. This is `TUTORIAL.md`.
+#[doc = include_str!("../TUTORIAL.md")]
+pub mod tutorial {}
 pub mod validate;
 
 pub use stage::Stage;
