@@ -1,11 +1,13 @@
 //! # rgiref — the Rust Gateway Interface, and a server you can read
 //!
-//! Stage: all of them. This file draws the stack diagram that names the stages; every other
-//! file says at its top which of them it implements.
-//!
 //! rgiref is to Rust what Python's `wsgiref` is to Python: the *reference implementation* of a
 //! web gateway interface, written to be read. It answers one question — *what actually happens
-//! between a browser and a web application?* — with code small enough to read in an afternoon.
+//! between a browser and a web application?* — with code small enough to read in an afternoon,
+//! and a book that walks through it: the [`tutorial`], from raw bytes on a socket to your
+//! application and back (it is `TUTORIAL.md` in the source).
+//!
+//! Stage: all of them. This file draws the stack diagram that names the stages; every other
+//! file says at its top which of them it implements.
 //!
 //! It is a **development server**: one thread, one request at a time, HTTP/1.0. Use it to learn,
 //! to run examples, and as a throwaway server inside your own tests. It is not a production
@@ -14,31 +16,39 @@
 //!
 //! ## The stack diagram
 //!
-//! A request passes through these boxes. The left column is the one every web stack has; the
-//! right column says which part of this crate plays each box, and which stage runs there.
+//! A request reaches an application one of two ways. In development, rgiref's own HTTP server
+//! is the whole web server. In production, nginx, lighttpd or Apache talks HTTP to the world
+//! and hands each request on — as a CGI program's environment, as FastCGI records, or as an
+//! SCGI netstring — to rgiref's side of that protocol. Both ways meet at one line:
 //!
 //! ```text
-//!   browser (curl, a test)            the client
-//!      │  TCP bytes: "GET /hello HTTP/1.0\r\n…"
-//!      ▼
-//!   web server ────────────────────── server   [accept]         take one connection
-//!      │                              http     [read request]   bytes → request head
-//!      │                              http     [build environ]  head → environ
-//!   ═══╪═══ gateway interface ═══════ gateway  (RGI: Environ, StartResponse, Body)
-//!      │                              engine   [call app]       app(environ, start_response)
-//!      ▼                                                         → status, headers, body
-//!   application ───────────────────── your code (or demo::demo_app)
-//!      │                              engine   [send headers]   status + headers → bytes
-//!      │                              engine   [send body]      body → bytes
-//!      ▼                              server   [finish]         close body, log, drain, close
-//!   browser
+//!   DEVELOPMENT: rgiref is the web server       PRODUCTION: a web server in front of rgiref
+//!
+//!   browser, curl, a test                       browser
+//!      │  HTTP: "GET /hello HTTP/1.0\r\n…"         │  HTTP
+//!      ▼                                           ▼
+//!   rgiref's HTTP/1.0 server                    nginx, lighttpd or Apache: accept, read request
+//!      [accept]         server/                    │  CGI: a process, its environment and stdin
+//!      [read request]   http/                      │  FastCGI: records on a socket
+//!      [build environ]  http/                      │  SCGI: a netstring on a socket
+//!      │                                           ▼
+//!      │                                        rgiref's CGI, FastCGI or SCGI side
+//!      │                                           [read request]   cgi/  fastcgi/  scgi/
+//!      │                                           [build environ]  cgi::environ_variables
+//!      ▼                                           ▼
+//!   ══════════════ the gateway interface, gateway/: Environ, StartResponse, Body ══════════════
+//!      [call app]       engine/   app(environ, start_response) → status, headers, body
+//!      [send headers]   engine/   status + headers → bytes, in the transport's HeadStyle
+//!      [send body]      engine/   body → bytes
+//!      [finish]         engine/ closes the body; the transport logs, drains and closes
+//!   ════════════════════════════════════════════════════════════════════════════════════════
+//!   application: your code (or demo::demo_app), the same on both sides
 //! ```
 //!
-//! In production the "web server" box is often two processes — nginx or lighttpd speaking HTTP,
-//! and behind it a CGI program or FastCGI responder that builds the environ — but the gateway
-//! interface in the middle is the same line. That line is the point: **an application written
-//! against it does not know, or care, which server is in front.** The [`engine`] runs the
-//! application the same way whichever transport brought the request.
+//! That line is the point: **an application written against the gateway interface does not
+//! know, or care, which server is in front.** The [`engine`] runs it the same way whichever
+//! transport brought the request. (A CGI program has no **accept** of its own: the web server
+//! accepted the connection and started the program for that one request.)
 //!
 //! The stages in square brackets are [`Stage`]s. Every file says at its top which stage(s) it
 //! implements, every error line in the log names the stage it happened in, and an
@@ -100,6 +110,11 @@ mod stage;
 pub mod testing;
 pub mod trace;
 pub mod util;
+
+/// The book of this crate: one request followed through every stage, with what to run, what
+/// to notice, what production servers do differently, and exercises. This is `TUTORIAL.md`.
+#[doc = include_str!("../TUTORIAL.md")]
+pub mod tutorial {}
 pub mod validate;
 
 pub use stage::Stage;

@@ -63,8 +63,9 @@ usage: rgiref [--host HOST] [--port PORT] [--quiet]
                 (127.0.0.1:4000; port 0 for any free one) or a Unix socket path
                 containing '/' (./rgiref.sock)
   --trace[=bytes][,secrets]
-                narrate each HTTP request on standard error, one line per step, named by
-                stage; =bytes also shows both heads byte for byte; Authorization and
+                narrate each request on standard error, one line per step, named by stage
+                (for FastCGI, one line per record too); =bytes also shows the HTTP server's
+                request and response heads byte for byte; Authorization and
                 Cookie values are hidden unless ,secrets (or =secrets) is given
   -q, --quiet   no access log (errors are still logged on standard error)
   -h, --help    show this text
@@ -82,10 +83,12 @@ enum Command {
     FastCgi {
         address: Address,
         quiet: bool,
+        trace: Option<TraceOptions>,
     },
     ServeScgi {
         address: scgi::Address,
         quiet: bool,
+        trace: Option<TraceOptions>,
     },
     Help,
     Version,
@@ -118,8 +121,16 @@ fn main() -> ExitCode {
             quiet,
             trace,
         }) => serve(address, quiet, trace),
-        Ok(Command::FastCgi { address, quiet }) => serve_fastcgi(address, quiet),
-        Ok(Command::ServeScgi { address, quiet }) => serve_scgi(address, quiet),
+        Ok(Command::FastCgi {
+            address,
+            quiet,
+            trace,
+        }) => serve_fastcgi(address, quiet, trace),
+        Ok(Command::ServeScgi {
+            address,
+            quiet,
+            trace,
+        }) => serve_scgi(address, quiet, trace),
         Err(message) => fail(&format!("{message} (try --help)")),
     }
 }
@@ -167,17 +178,18 @@ fn serve(address: SocketAddr, quiet: bool, trace: Option<TraceOptions>) -> ExitC
 
 /// The FastCGI responder's settings: the access log unless `quiet`, and the web servers
 /// allowed to connect from `FCGI_WEB_SERVER_ADDRS`.
-fn fastcgi_config(quiet: bool) -> Result<fastcgi::Config, String> {
+fn fastcgi_config(quiet: bool, trace: Option<TraceOptions>) -> Result<fastcgi::Config, String> {
     Ok(fastcgi::Config {
         access_log: !quiet,
+        observer: trace.map(|options| Arc::new(Trace::stderr(options)) as _),
         web_server_addrs: fastcgi::web_server_addrs_from_env()?,
         ..fastcgi::Config::default()
     })
 }
 
 /// `--fastcgi ADDR`: the demo application as a FastCGI responder.
-fn serve_fastcgi(address: fastcgi::Address, quiet: bool) -> ExitCode {
-    let config = match fastcgi_config(quiet) {
+fn serve_fastcgi(address: fastcgi::Address, quiet: bool, trace: Option<TraceOptions>) -> ExitCode {
+    let config = match fastcgi_config(quiet, trace) {
         Ok(config) => config,
         Err(message) => return fail(&message),
     };
@@ -213,7 +225,7 @@ fn serve_fastcgi(address: fastcgi::Address, quiet: bool) -> ExitCode {
 /// listening socket as standard input (`FCGI_LISTENSOCK_FILENO`). `None` if standard input is
 /// not one (a terminal, `/dev/null`): then this is an ordinary `cargo run`.
 fn serve_fastcgi_on_stdin() -> Option<ExitCode> {
-    let config = match fastcgi_config(false) {
+    let config = match fastcgi_config(false, None) {
         Ok(config) => config,
         Err(message) => return Some(fail(&message)),
     };
@@ -232,9 +244,10 @@ fn serve_fastcgi_on_stdin() -> Option<ExitCode> {
 
 /// Serves the demo application over SCGI until the process is stopped. The banner mirrors the
 /// HTTP one, with the address in the form `scgi_pass` takes it.
-fn serve_scgi(address: scgi::Address, quiet: bool) -> ExitCode {
+fn serve_scgi(address: scgi::Address, quiet: bool, trace: Option<TraceOptions>) -> ExitCode {
     let config = scgi::Config {
         access_log: !quiet,
+        observer: trace.map(|options| Arc::new(Trace::stderr(options)) as _),
         log: Log::stderr(),
         ..scgi::Config::default()
     };
@@ -343,8 +356,16 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         .find(|a| a.starts_with("--host") || a.starts_with("--port"));
     let gateway = match (fastcgi, scgi_address) {
         (Some(_), Some(_)) => return Err("choose one of --fastcgi and --scgi".to_owned()),
-        (Some(address), None) => Command::FastCgi { address, quiet },
-        (None, Some(address)) => Command::ServeScgi { address, quiet },
+        (Some(address), None) => Command::FastCgi {
+            address,
+            quiet,
+            trace,
+        },
+        (None, Some(address)) => Command::ServeScgi {
+            address,
+            quiet,
+            trace,
+        },
         (None, None) => {
             return Ok(Command::Serve {
                 address: SocketAddr::new(host, port),
@@ -357,13 +378,6 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         return Err(format!(
             "{flag:?} is for the HTTP server; --fastcgi and --scgi take their address themselves"
         ));
-    }
-    if trace.is_some() {
-        return Err(
-            "--trace narrates the HTTP server's requests; it has no FastCGI or SCGI \
-                    events to show yet"
-                .to_owned(),
-        );
     }
     Ok(gateway)
 }
@@ -482,28 +496,32 @@ mod tests {
             parse(&["--fastcgi", "127.0.0.1:9000"]),
             Ok(Command::FastCgi {
                 address: tcp("127.0.0.1:9000"),
-                quiet: false
+                quiet: false,
+                trace: None
             })
         );
         assert_eq!(
             parse(&["--fastcgi=[::1]:0", "-q"]),
             Ok(Command::FastCgi {
                 address: tcp("[::1]:0"),
-                quiet: true
+                quiet: true,
+                trace: None
             })
         );
         assert_eq!(
             parse(&["--fastcgi", "localhost:9000"]).unwrap(),
             Command::FastCgi {
                 address: tcp("127.0.0.1:9000"),
-                quiet: false
+                quiet: false,
+                trace: None
             }
         );
         assert_eq!(
             parse(&["--fastcgi", "./fcgi.sock"]).unwrap(),
             Command::FastCgi {
                 address: Address::Unix(Some("./fcgi.sock".into())),
-                quiet: false
+                quiet: false,
+                trace: None
             }
         );
         for bad in ["9000", "example.org:9000", "127.0.0.1", "127.0.0.1:x"] {
@@ -524,21 +542,24 @@ mod tests {
             parse(&["--scgi", "127.0.0.1:4000"]),
             Ok(Command::ServeScgi {
                 address: tcp("127.0.0.1:4000"),
-                quiet: false
+                quiet: false,
+                trace: None
             })
         );
         assert_eq!(
             parse(&["--scgi=[::1]:0", "-q"]),
             Ok(Command::ServeScgi {
                 address: tcp("[::1]:0"),
-                quiet: true
+                quiet: true,
+                trace: None
             })
         );
         assert_eq!(
             parse(&["--scgi", "./run/app.sock"]).unwrap(),
             Command::ServeScgi {
                 address: scgi::Address::Unix("./run/app.sock".into()),
-                quiet: false
+                quiet: false,
+                trace: None
             }
         );
         for bad in ["4000", "example.org:4000", "127.0.0.1:x", "127.0.0.1:70000"] {
@@ -565,8 +586,11 @@ mod tests {
         assert!(parse(&["--trace=loud"])
             .unwrap_err()
             .contains("bytes and secrets"));
-        let gateway = parse(&["--trace", "--fastcgi", "127.0.0.1:9000"]).unwrap_err();
-        assert!(gateway.contains("HTTP server's requests"), "{gateway}");
+        let gateway = parse(&["--trace", "--fastcgi", "127.0.0.1:9000"]);
+        assert!(
+            matches!(gateway, Ok(Command::FastCgi { trace: Some(_), .. })),
+            "{gateway:?}"
+        );
     }
 
     #[test]

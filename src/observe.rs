@@ -128,8 +128,30 @@ pub enum Event<'a> {
         /// How many.
         bytes: u64,
     },
+    /// A FastCGI record, in or out (the FastCGI transport's own step: one per record). Its
+    /// stage is **read request** for records in, and for records out the stage of what they
+    /// carry: STDOUT **send body**, STDERR **call app**, END_REQUEST and the rest **finish**.
+    Record {
+        /// In from the web server, or out to it.
+        direction: Direction,
+        /// The record type's name, as the specification spells it (`PARAMS`, `STDOUT`, …).
+        kind: &'a str,
+        /// The request it belongs to; 0 for management records.
+        request_id: u16,
+        /// Bytes of content (not counting the 8-byte header and the padding).
+        content_length: usize,
+    },
     /// finish: the connection is closed.
     Closed,
+}
+
+/// Which way a [`Event::Record`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the web server to us.
+    In,
+    /// From us to the web server.
+    Out,
 }
 
 /// What became of one request header in the environ (RFC 3875 §4.1.18).
@@ -157,6 +179,14 @@ impl Event<'_> {
             Event::HeaderAdded { .. } | Event::HeadSent { .. } => Stage::SendHeaders,
             Event::BodyWritten { .. } => Stage::SendBody,
             Event::Finished { .. } | Event::Drained { .. } | Event::Closed => Stage::Finish,
+            Event::Record {
+                direction, kind, ..
+            } => match (direction, *kind) {
+                (Direction::In, _) => Stage::ReadRequest,
+                (Direction::Out, "STDOUT") => Stage::SendBody,
+                (Direction::Out, "STDERR") => Stage::CallApp,
+                (Direction::Out, _) => Stage::Finish,
+            },
         }
     }
 }

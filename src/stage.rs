@@ -15,11 +15,15 @@ use std::fmt;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
-    /// The server takes the next connection off the listening socket.
+    /// The server takes the next connection off the listening socket: the HTTP server, a
+    /// FastCGI responder, an SCGI server. A CGI program has no accept: the web server accepted
+    /// the connection and started the program for that one request.
     Accept,
-    /// Bytes from the client become a request head, and the body a reader.
+    /// Bytes become a request: an HTTP request head, FastCGI's BEGIN_REQUEST and PARAMS
+    /// records, SCGI's netstring, a CGI program's environment. The body becomes a reader.
     ReadRequest,
-    /// The request head becomes an environ.
+    /// The request becomes an environ: `http::cgi_variables` for the HTTP server,
+    /// `cgi::environ_variables` for every gateway behind a web server.
     BuildEnviron,
     /// The application runs: environ and `start_response` in, body out.
     CallApp,
@@ -28,7 +32,8 @@ pub enum Stage {
     /// The body goes out.
     SendBody,
     /// The body is closed (its clean-up runs), the access-log line is written, request bytes
-    /// the application did not read are drained, and the connection is closed.
+    /// the application did not read are drained, and the connection is closed (FastCGI: the
+    /// END_REQUEST record, then the connection is kept or closed).
     Finish,
 }
 

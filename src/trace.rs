@@ -33,7 +33,7 @@ use std::io::{self, Write};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::engine::{Ending, Outcome};
-use crate::observe::{Event, HeaderFate, Observer};
+use crate::observe::{Direction, Event, HeaderFate, Observer};
 
 /// What a [`Trace`] shows beyond the one line per step.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -182,6 +182,21 @@ impl Observer for Trace {
                 &format!("* read and threw away {bytes} request bytes the application left"),
             ),
             Event::Closed => self.line(event, "* connection closed"),
+            Event::Record {
+                direction,
+                kind,
+                request_id,
+                content_length,
+            } => {
+                let marker = match direction {
+                    Direction::In => ">",
+                    Direction::Out => "<",
+                };
+                let line = format!(
+                    "{marker} FastCGI {kind} record, request {request_id}, {content_length} bytes"
+                );
+                self.line(event, &line);
+            }
         }
     }
 }

@@ -119,3 +119,98 @@ fn the_stage_table_matches_the_code() {
         "TUTORIAL.md's stage table must list rgiref::Stage::ALL, in order"
     );
 }
+
+/// The first ```text block after `heading` in `text`. In `src/lib.rs` the block is inside `//!`
+/// comments: `comment` removes the marker and the one space after it.
+fn text_block_after(text: &str, heading: &str, comment: bool) -> String {
+    let after = &text[text.find(heading).expect("the heading is there")..];
+    let start = after.find("```text\n").expect("a text block follows") + "```text\n".len();
+    let block = &after[start..];
+    let end = block.find("```").expect("the block ends");
+    let lines = block[..end].lines().map(|line| match comment {
+        true => line
+            .strip_prefix("//!")
+            .map_or(line, |l| l.strip_prefix(' ').unwrap_or(l)),
+        false => line,
+    });
+    let lines: Vec<&str> = lines.collect();
+    lines.join("\n").trim_end().to_owned()
+}
+
+#[test]
+fn the_crate_docs_and_the_tutorial_draw_the_same_stack_diagram() {
+    let lib = fs::read_to_string("src/lib.rs").expect("src/lib.rs");
+    let in_code = text_block_after(&lib, "//! ## The stack diagram", true);
+    let in_tutorial = text_block_after(&tutorial(), "## 1. The picture", false);
+    assert_eq!(
+        in_code, in_tutorial,
+        "src/lib.rs and TUTORIAL.md §1 must draw one diagram, character for character"
+    );
+}
+
+#[test]
+fn the_diagram_brackets_exactly_the_stages() {
+    let lib = fs::read_to_string("src/lib.rs").expect("src/lib.rs");
+    let diagram = text_block_after(&lib, "//! ## The stack diagram", true);
+    let bracketed: Vec<&str> = diagram
+        .split('[')
+        .skip(1)
+        .filter_map(|rest| rest.split_once(']').map(|(name, _)| name))
+        .collect();
+    let names: Vec<&str> = rgiref::Stage::ALL.iter().map(|s| s.name()).collect();
+    for name in &bracketed {
+        assert!(
+            names.contains(name),
+            "the diagram brackets [{name}], which is no Stage"
+        );
+    }
+    for name in &names {
+        assert!(bracketed.contains(name), "the diagram never shows [{name}]");
+    }
+}
+
+#[test]
+fn every_source_file_says_which_stages_it_is_in_the_diagrams_words() {
+    let names: Vec<&str> = rgiref::Stage::ALL.iter().map(|s| s.name()).collect();
+    for (path, text) in sources() {
+        // The header's stage paragraph: from the line starting "//! Stage" to the blank line.
+        let lines: Vec<&str> = text.lines().take(15).collect();
+        let start = lines
+            .iter()
+            .position(|l| l.starts_with("//! Stage"))
+            .unwrap_or_else(|| panic!("{path} does not say at its top which stage it is"));
+        let paragraph: String = lines[start..]
+            .iter()
+            .take_while(|l| l.trim() != "//!")
+            .map(|l| l.trim_start_matches("//!"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for bold in paragraph.split("**").skip(1).step_by(2) {
+            let bold = bold.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                names.contains(&bold.as_str()),
+                "{path} names the stage **{bold}**, which is not one of {names:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_tutorials_stage_chapters_follow_the_stages_in_order() {
+    let text = tutorial();
+    let chapters: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .filter_map(|l| l.split_once(". ").map(|(_, title)| title))
+        .collect();
+    let names: Vec<&str> = rgiref::Stage::ALL.iter().map(|s| s.name()).collect();
+    let at = chapters
+        .iter()
+        .position(|c| *c == names[0])
+        .expect("a chapter for the first stage");
+    assert_eq!(
+        &chapters[at..at + names.len()],
+        names.as_slice(),
+        "TUTORIAL.md has one chapter per stage, in order"
+    );
+}

@@ -893,3 +893,44 @@ fn an_input_kept_past_its_request_cannot_read_the_next_requests_body() {
         "{reply:?}"
     );
 }
+
+#[test]
+fn an_observer_sees_each_record_in_and_out_and_the_engines_steps() {
+    use rgiref::observe::Event;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let observer = move |event: &Event<'_>| {
+        let line = match event {
+            Event::Record {
+                direction, kind, ..
+            } => format!("{direction:?} {kind}"),
+            Event::Environ { vars } => format!("environ {}", vars["PATH_INFO"]),
+            Event::Started { status, .. } => format!("started {status}"),
+            Event::Closed => "closed".to_owned(),
+            _ => return,
+        };
+        record.lock().unwrap().push(line);
+    };
+    let server = fcgi::start_with(demo_app, |config| {
+        config.observer = Some(Arc::new(observer));
+    });
+    let mut client = server.connect();
+    client.send(&FcgiRequest::get("/watched").bytes());
+    client.read_reply(1).assert_complete();
+    assert!(client.is_closed_by_server());
+    let seen = seen.lock().unwrap().clone();
+    let position = |line: &str| seen.iter().position(|l| l == line);
+    let begin = position("In BEGIN_REQUEST").expect("BEGIN_REQUEST in");
+    let environ = position("environ /watched").expect("the environ");
+    let started = position("started 200 OK").expect("the app's start");
+    let stdout = position("Out STDOUT").expect("STDOUT out");
+    let end = position("Out END_REQUEST").expect("END_REQUEST out");
+    assert!(
+        begin < environ && environ < started && started < stdout && stdout < end,
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|l| l == "In PARAMS") && seen.iter().any(|l| l == "In STDIN"));
+    assert_eq!(seen.last().map(String::as_str), Some("closed"), "{seen:?}");
+}

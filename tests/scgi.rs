@@ -853,3 +853,33 @@ fn a_bad_scgi_address_is_refused() {
         assert!(!exited.stderr.contains("panicked"), "{}", exited.stderr);
     }
 }
+
+#[test]
+fn an_observer_sees_the_environ_and_the_engines_steps() {
+    use rgiref::observe::Event;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let observer = move |event: &Event<'_>| {
+        let line = match event {
+            Event::Environ { vars } => format!("environ {}", vars["PATH_INFO"]),
+            Event::Started { status, .. } => format!("started {status}"),
+            Event::BodyWritten { .. } => "body".to_owned(),
+            Event::Closed => "closed".to_owned(),
+            _ => return,
+        };
+        record.lock().unwrap().push(line);
+    };
+    let server = client::start_with(demo_app, |config| {
+        config.observer = Some(Arc::new(observer));
+    });
+    assert_eq!(server.send(&get("/seen")).status, 200);
+    server.ping(); // one connection at a time: the first is over
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        &seen[..4],
+        ["environ /seen", "started 200 OK", "body", "closed"],
+        "{seen:?}"
+    );
+}

@@ -39,6 +39,7 @@ use super::{Config, IDLE_POLL};
 use crate::cgi::{environ_variables, Variables};
 use crate::engine::{self, Ending, Outcome};
 use crate::gateway::{Application, Environ, ErrorStream, Input, Status};
+use crate::observe::Event;
 use crate::Stage;
 
 /// What the connection needs from the server around it.
@@ -75,6 +76,8 @@ where
         begun = wait_for_next_request(&wire, hooks, config);
     }
     if let Ok(mut wire) = wire.try_borrow_mut() {
+        // Told first, so that by the time the web server sees the end, the trace has it.
+        wire.observe(Event::Closed);
         wire.close();
     };
 }
@@ -187,6 +190,7 @@ where
     let mut transport = FcgiTransport {
         wire: Rc::clone(wire),
         serial,
+        observer: config.observer.clone(),
         cut_short: false,
     };
     let (outcome, described) = match read_params(wire, id, config) {
@@ -322,6 +326,9 @@ where
             return (outcome, described);
         }
     };
+    wire.borrow().observe(Event::Environ {
+        vars: &variables.vars,
+    });
     let environ = environ_for(wire, config, variables, &described, transport.serial);
     (engine::run(app, environ, transport), described)
 }

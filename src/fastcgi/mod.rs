@@ -60,8 +60,8 @@
 //! ## Left out, on purpose
 //!
 //! The Authorizer and Filter roles (refused with `UNKNOWN_ROLE`); multiplexing (refused with
-//! `CANT_MPX_CONN`); an observer of each stage, which the HTTP server has. lighttpd stops its
-//! children with SIGTERM, which std cannot catch, so the process ends at once, even mid-request.
+//! `CANT_MPX_CONN`). lighttpd stops its children with SIGTERM, which std cannot catch, so the
+//! process ends at once, even mid-request.
 
 mod connection;
 pub mod record;
@@ -83,6 +83,7 @@ use std::time::Duration;
 
 use crate::gateway::Application;
 use crate::log::Log;
+use crate::observe::Observer;
 use crate::server::{ACCEPT_ERROR_PAUSE, ACCEPT_ERROR_PAUSE_MAX};
 use crate::Stage;
 use socket::{Listener, Peer, Stream};
@@ -224,6 +225,9 @@ pub struct Config {
     pub web_server_addrs: Option<Vec<IpAddr>>,
     /// The mode of a Unix socket file made by [`Server::bind_unix`].
     pub unix_socket_mode: u32,
+    /// Who is told about each stage of each request, and each record in and out (see
+    /// [`crate::observe`]); `None`, the default, costs nothing.
+    pub observer: Option<Arc<dyn Observer + Send + Sync>>,
 }
 
 impl Config {
@@ -271,6 +275,7 @@ impl Default for Config {
             nodelay: true,
             web_server_addrs: None,
             unix_socket_mode: 0o660,
+            observer: None,
         }
     }
 }

@@ -29,13 +29,15 @@ use std::cell::RefCell;
 use std::io::{self, BufRead, Read, Write};
 use std::net::Shutdown;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::record::{
-    parse_pairs, push_pair, push_record, push_stream, read_record, type_name, Record, RecordError,
-    ABORT_REQUEST, BEGIN_REQUEST, CANT_MPX_CONN, DATA, END_REQUEST, GET_VALUES, GET_VALUES_RESULT,
-    KEEP_CONN, MAX_CONNS, MAX_CONTENT_LENGTH, MAX_REQS, MPXS_CONNS, NULL_REQUEST_ID, PARAMS,
-    REQUEST_COMPLETE, RESPONDER, STDERR, STDIN, STDOUT, UNKNOWN_ROLE, UNKNOWN_TYPE,
+    parse_pairs, push_pair, push_record, push_stream, read_record, type_name, Header, Record,
+    RecordError, ABORT_REQUEST, BEGIN_REQUEST, CANT_MPX_CONN, DATA, END_REQUEST, GET_VALUES,
+    GET_VALUES_RESULT, HEADER_LEN, KEEP_CONN, MAX_CONNS, MAX_CONTENT_LENGTH, MAX_REQS, MPXS_CONNS,
+    NULL_REQUEST_ID, PARAMS, REQUEST_COMPLETE, RESPONDER, STDERR, STDIN, STDOUT, UNKNOWN_ROLE,
+    UNKNOWN_TYPE,
 };
 use super::socket::{Limit, Peer, Stream, TimedReader};
 use super::{Config, Limits, Timeouts};
@@ -43,6 +45,7 @@ use crate::engine::{HeadStyle, Transport};
 use crate::gateway::{ErrorSink, InputError, Status};
 use crate::http::is_timeout;
 use crate::log::Log;
+use crate::observe::{Direction, Event, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
 
@@ -138,6 +141,7 @@ struct Settings {
     timeouts: Timeouts,
     limits: Limits,
     log: Log,
+    observer: Option<Arc<dyn Observer + Send + Sync>>,
 }
 
 /// One connection: its socket, its records in and out, and the request on it.
@@ -183,8 +187,38 @@ impl Wire {
                 timeouts: config.timeouts,
                 limits: config.limits,
                 log: config.log.clone(),
+                observer: config.observer.clone(),
             },
         })
+    }
+
+    /// Tells the observer, if there is one, what just happened.
+    pub(super) fn observe(&self, event: Event<'_>) {
+        if let Some(observer) = &self.settings.observer {
+            observer.event(&event);
+        }
+    }
+
+    /// Tells the observer about each record in `bytes`, which are whole records.
+    fn observe_records_out(&self, mut bytes: &[u8]) {
+        if self.settings.observer.is_none() {
+            return;
+        }
+        while let Some(head) = bytes.get(..HEADER_LEN) {
+            let mut header = [0u8; HEADER_LEN];
+            header.copy_from_slice(head);
+            let header = Header::parse(header);
+            self.observe(Event::Record {
+                direction: Direction::Out,
+                kind: type_name(header.kind),
+                request_id: header.request_id,
+                content_length: usize::from(header.content_length),
+            });
+            let length = HEADER_LEN
+                + usize::from(header.content_length)
+                + usize::from(header.padding_length);
+            bytes = bytes.get(length..).unwrap_or(&[]);
+        }
     }
 
     pub(super) fn log(&self, stage: Stage, message: &str) {
@@ -211,6 +245,12 @@ impl Wire {
         let arrived = match read_record(&mut self.reader) {
             Ok(Some(record)) => {
                 self.records_in += 1;
+                self.observe(Event::Record {
+                    direction: Direction::In,
+                    kind: type_name(record.kind),
+                    request_id: record.request_id,
+                    content_length: record.content.len(),
+                });
                 self.dispatch(record)
             }
             Ok(None) => Err(Broke::Closed),
@@ -592,6 +632,7 @@ impl Wire {
         if self.out.is_empty() {
             return Ok(());
         }
+        self.observe_records_out(&self.out);
         let written = (&*self.stream).write_all(&self.out);
         self.out.clear();
         written.map_err(|error| {
@@ -808,6 +849,8 @@ impl Wire {
 pub(super) struct FcgiTransport {
     pub(super) wire: Rc<RefCell<Wire>>,
     pub(super) serial: u64,
+    /// The configured observer, for the engine's events (a borrow of `wire` cannot lend it).
+    pub(super) observer: Option<Arc<dyn Observer + Send + Sync>>,
     /// Set by `abort`: the response broke off; the connection closes without END_REQUEST.
     pub(super) cut_short: bool,
 }
@@ -839,5 +882,9 @@ impl Transport for FcgiTransport {
 
     fn abort(&mut self) {
         self.cut_short = true;
+    }
+
+    fn observer(&self) -> Option<&dyn Observer> {
+        self.observer.as_deref().map(|o| o as &dyn Observer)
     }
 }

@@ -39,6 +39,7 @@ use crate::gateway::{value_from_bytes, Application, Environ, ErrorStream, Input,
 use crate::gateway::{ErrorSink, Status};
 use crate::http::is_timeout;
 use crate::log::Log;
+use crate::observe::{Event, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
 
@@ -98,6 +99,9 @@ impl Connection<'_> {
         for note in &variables.left_out {
             self.log(Stage::BuildEnviron, note);
         }
+        self.observe(Event::Environ {
+            vars: &variables.vars,
+        });
         let environ = Environ {
             vars: variables.vars,
             input: Input::new(BodyHandle(Rc::clone(&body))),
@@ -187,6 +191,14 @@ impl Connection<'_> {
             flushes: 0,
             write_timeout: self.config.timeouts.write,
             aborted: false,
+            observer: self.config.observer.as_deref().map(|o| o as &dyn Observer),
+        }
+    }
+
+    /// Tells the configured observer, if there is one, what just happened.
+    fn observe(&self, event: Event<'_>) {
+        if let Some(observer) = &self.config.observer {
+            observer.event(&event);
         }
     }
 
@@ -219,6 +231,7 @@ impl Connection<'_> {
     /// its `Input` past the response holds a reference to the socket; `shutdown` makes sure the
     /// web server still sees the connection end now.
     fn close(self) {
+        self.observe(Event::Closed);
         if Rc::strong_count(&self.stream) > 1 {
             let _ = self.stream.shutdown(Shutdown::Both);
         }
@@ -258,6 +271,7 @@ struct ScgiTransport<'s> {
     write_timeout: Duration,
     /// Set by `abort`: the connection closes at once, without draining.
     aborted: bool,
+    observer: Option<&'s dyn Observer>,
 }
 
 impl ScgiTransport<'_> {
@@ -318,6 +332,10 @@ impl Transport for ScgiTransport<'_> {
 
     fn abort(&mut self) {
         self.aborted = true;
+    }
+
+    fn observer(&self) -> Option<&dyn Observer> {
+        self.observer
     }
 }
 

@@ -47,6 +47,7 @@ use std::time::Duration;
 
 use crate::gateway::Application;
 use crate::log::Log;
+use crate::observe::Observer;
 use crate::server::{ACCEPT_ERROR_PAUSE, ACCEPT_ERROR_PAUSE_MAX};
 use crate::Stage;
 pub use request::{read_head, HeadError, Limits, RequestHead};
@@ -117,6 +118,9 @@ pub struct Config {
     /// else: run rgiref with the web server's group (`www-data`, `nginx`, `lighttpd`), or
     /// use 0o666 inside a directory only the right users can enter.
     pub unix_socket_mode: u32,
+    /// Who is told about each stage of each request (see [`crate::observe`]); `None`, the
+    /// default, costs nothing.
+    pub observer: Option<Arc<dyn Observer + Send + Sync>>,
 }
 
 impl Config {
@@ -156,6 +160,7 @@ impl Default for Config {
             log: Log::stderr(),
             access_log: true,
             unix_socket_mode: 0o660,
+            observer: None,
         }
     }
 }
