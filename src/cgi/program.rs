@@ -22,6 +22,7 @@
 //! ```text
 //!   environment ──▶ the meta-variables (RFC 3875 §4.1), filtered: nothing else gets in
 //!   stdin       ──▶ the body: exactly CONTENT_LENGTH bytes (§4.2), no read at all without it
+//!                   (except a chunked upload streamed without a length: then, to its end)
 //!   stdout      ◀── Status: 200 OK\r\n                 (§6.3.3: the web server makes the
 //!                   Content-Type: text/plain\r\n         status line, and adds Date and Server)
 //!                   Content-Length: 13\r\n
@@ -209,11 +210,40 @@ fn cgi_environ(variables: Variables, stdin: impl Read + 'static, errors: ErrorSt
     };
     // RFC 3875 §4.1.2: no CONTENT_LENGTH (or 0), no body, and standard input is not even
     // looked at: a web server need not close it, so a read would wait for ever. (Go's
-    // child.go decides the same way.)
-    if let Some(length) = environ.content_length().filter(|&length| length > 0) {
-        environ.input = Input::new(StdinBody::new(stdin, length));
+    // child.go decides the same way.) The one exception is a body the web server streams.
+    match environ.content_length() {
+        Some(length) if length > 0 => environ.input = Input::new(StdinBody::new(stdin, length)),
+        None if streams_a_chunked_body(&environ) => environ.input = Input::new(StdinToEnd(stdin)),
+        _ => {}
     }
     environ
+}
+
+/// True when the web server passes on a chunked upload as it arrives: Apache's mod_cgi and
+/// mod_cgid do, with `HTTP_TRANSFER_ENCODING: chunked` and no `CONTENT_LENGTH` (which
+/// §4.1.2 says they must set), and close standard input after the body. Its end is then the
+/// only end the body has. Reading nothing instead would lose the upload, and Apache, finding
+/// the pipe closed while it still writes, cuts off the response too (the interop test,
+/// `tests/interop.rs`, saw both).
+fn streams_a_chunked_body(environ: &Environ) -> bool {
+    environ
+        .get("HTTP_TRANSFER_ENCODING")
+        .is_some_and(|codings| codings.to_ascii_lowercase().contains("chunked"))
+}
+
+/// The request body when the web server streams it: standard input, to its end.
+struct StdinToEnd<R>(R);
+
+impl<R: Read> Read for StdinToEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|error| match error.kind() {
+            io::ErrorKind::Interrupted => error,
+            kind => io::Error::new(
+                kind,
+                format!("reading the request body from standard input failed: {error}"),
+            ),
+        })
+    }
 }
 
 /// Answers a request whose variables cannot describe it truthfully: a line for the error log,
@@ -569,6 +599,29 @@ mod tests {
         );
         let zero = run_app(&echo, &[("CONTENT_LENGTH", b"0")], Untouchable);
         assert_eq!(zero.outcome.status, Some(200));
+    }
+
+    #[test]
+    fn a_streamed_chunked_body_is_standard_input_to_its_end() {
+        let stdin = io::Cursor::new(b"streamed by Apache".to_vec());
+        let vars: &[(&str, &[u8])] = &[
+            ("REQUEST_METHOD", b"POST"),
+            ("HTTP_TRANSFER_ENCODING", b"chunked"),
+        ];
+        let ran = run_app(&echo, vars, stdin);
+        assert!(
+            ran.stdout.ends_with("\r\n\r\nstreamed by Apache"),
+            "{}",
+            ran.stdout
+        );
+        // Any other coding without a length is still no body.
+        let vars: &[(&str, &[u8])] = &[("HTTP_TRANSFER_ENCODING", b"gzip")];
+        let ran = run_app(&echo, vars, Untouchable);
+        assert!(
+            ran.stdout.ends_with("Content-Length: 0\r\n\r\n"),
+            "{}",
+            ran.stdout
+        );
     }
 
     #[test]
