@@ -384,15 +384,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
 
 /// `--trace`'s options: none, `bytes`, `secrets`, or both, separated by a comma.
 fn parse_trace(text: &str) -> Result<TraceOptions, String> {
-    let mut options = TraceOptions::default();
-    for word in text.split(',').filter(|w| !w.is_empty()) {
-        match word {
-            "bytes" => options.bytes = true,
-            "secrets" => options.secrets = true,
-            _ => return Err(format!("--trace takes bytes and secrets, not {word:?}")),
-        }
-    }
-    Ok(options)
+    text.parse()
 }
 
 /// `--scgi`'s address: a Unix socket path if it contains `/`, otherwise `HOST:PORT` with the

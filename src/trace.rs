@@ -44,6 +44,30 @@ pub struct TraceOptions {
     pub secrets: bool,
 }
 
+impl std::str::FromStr for TraceOptions {
+    type Err = String;
+
+    /// The words `--trace=` takes: none, `bytes`, `secrets`, or both, separated by a comma.
+    ///
+    /// ```
+    /// use rgiref::trace::TraceOptions;
+    /// let both: TraceOptions = "bytes,secrets".parse().unwrap();
+    /// assert!(both.bytes && both.secrets);
+    /// assert!("loud".parse::<TraceOptions>().is_err());
+    /// ```
+    fn from_str(text: &str) -> Result<TraceOptions, String> {
+        let mut options = TraceOptions::default();
+        for word in text.split(',').filter(|w| !w.is_empty()) {
+            match word {
+                "bytes" => options.bytes = true,
+                "secrets" => options.secrets = true,
+                _ => return Err(format!("--trace takes bytes and secrets, not {word:?}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
 /// The headers whose values a trace hides unless asked: credentials.
 const SECRET_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 

@@ -223,3 +223,30 @@ fn nph_copy_of_the_binary() -> PathBuf {
     }
     program
 }
+
+#[test]
+fn rgiref_trace_narrates_the_request_on_standard_error_and_stays_out_of_the_environ() {
+    let ran = get(&[("RGIREF_TRACE", ""), ("PATH_INFO", "/traced")]);
+    let environ = demo_page(&ran);
+    assert!(!environ.contains_key("RGIREF_TRACE"), "{environ:?}");
+    for expected in [
+        "[build environ] * PATH_INFO = \"/traced\"",
+        "[call app]      * start_response(\"200 OK\", 1 header)",
+        "[send headers]  < Content-Length: ",
+        "[finish]        * 200, ",
+    ] {
+        assert!(
+            ran.stderr.contains(expected),
+            "{expected:?} in:\n{}",
+            ran.stderr
+        );
+    }
+    let refused = get(&[("RGIREF_TRACE", "loud")]);
+    assert!(
+        refused
+            .stderr
+            .contains("RGIREF_TRACE: --trace takes bytes and secrets"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -48,6 +48,8 @@ use crate::engine::{self, Ending, HeadStyle, Outcome, Transport};
 use crate::gateway::{
     value_from_bytes, Application, Environ, ErrorSink, ErrorStream, Input, InputError, Status,
 };
+use crate::observe::{Event, Observer};
+use crate::trace::{Trace, TraceOptions};
 use crate::Stage;
 
 /// How the response head looks: a `Status:` header for the web server to read, or — for a
@@ -110,13 +112,27 @@ impl Mode {
 ///     rgiref::cgi::run(&demo_app)
 /// }
 /// ```
+///
+/// To watch the request cross the stages, set `RGIREF_TRACE` in the program's environment (as
+/// `--trace` takes it: empty, `bytes`, `secrets`): the trace goes to standard error, which the
+/// web server copies into its error log. (It is read from our own environment, for us; like
+/// every variable that is not a request variable, it never reaches the application.)
 pub fn run<A: Application + ?Sized>(app: &A) -> ExitCode {
     let mode = std::env::args_os()
         .next()
         .map_or(Mode::Parsed, Mode::for_program);
     let vars = std::env::vars_os().map(|(name, value)| (os_bytes(name), os_bytes(value)));
     let (stdin, stdout) = unbuffered_stdio();
-    let outcome = run_with(app, mode, vars, stdin, stdout, io::stderr());
+    let trace = match std::env::var("RGIREF_TRACE").map(|words| words.parse::<TraceOptions>()) {
+        Ok(Ok(options)) => Some(Trace::stderr(options)),
+        Ok(Err(message)) => {
+            eprintln!("rgiref: RGIREF_TRACE: {message}; serving without a trace");
+            None
+        }
+        Err(_) => None, // not set (or not Unicode): no trace
+    };
+    let observer = trace.as_ref().map(|trace| trace as &dyn Observer);
+    let outcome = serve(app, mode, vars, stdin, stdout, io::stderr(), observer);
     exit_code(&outcome)
 }
 
@@ -153,10 +169,28 @@ where
     N: AsRef<[u8]>,
     V: AsRef<[u8]>,
 {
+    serve(app, mode, vars, stdin, stdout, stderr, None)
+}
+
+/// [`run_with`], with an observer told about each step (see `crate::observe`).
+fn serve<A, N, V>(
+    app: &A,
+    mode: Mode,
+    vars: impl IntoIterator<Item = (N, V)>,
+    stdin: impl Read + 'static,
+    stdout: impl Write,
+    stderr: impl Write + 'static,
+    observer: Option<&dyn Observer>,
+) -> Outcome
+where
+    A: Application + ?Sized,
+    N: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
     let sent: Vec<(N, V)> = vars.into_iter().collect();
     let errors = ErrorStream::new(PlainLines(RefCell::new(stderr)));
     let protocol = find(&sent, "SERVER_PROTOCOL");
-    let mut transport = StdoutTransport::new(stdout, mode.head_style(protocol));
+    let mut transport = StdoutTransport::new(stdout, mode.head_style(protocol), observer);
 
     // Stage "build environ": the request's variables, and nothing else of our environment.
     let pairs = sent
@@ -168,6 +202,11 @@ where
     };
     for note in &variables.left_out {
         errors.log(&format!("{}: {note}", Stage::BuildEnviron));
+    }
+    if let Some(observer) = observer {
+        observer.event(&Event::Environ {
+            vars: &variables.vars,
+        });
     }
     let environ = cgi_environ(variables, stdin, errors);
 
@@ -336,18 +375,24 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// body — is one `write` on the pipe; a block bigger than the buffer goes straight through.
 /// A web server copes with any number of writes; one is the least work for both processes,
 /// and gives the web server the head and the body in one read.
-struct StdoutTransport<W> {
+struct StdoutTransport<'o, W> {
     stdout: W,
     head_style: HeadStyle<'static>,
     pending: Vec<u8>,
+    observer: Option<&'o dyn Observer>,
 }
 
-impl<W: Write> StdoutTransport<W> {
-    fn new(stdout: W, head_style: HeadStyle<'static>) -> StdoutTransport<W> {
+impl<'o, W: Write> StdoutTransport<'o, W> {
+    fn new(
+        stdout: W,
+        head_style: HeadStyle<'static>,
+        observer: Option<&'o dyn Observer>,
+    ) -> StdoutTransport<'o, W> {
         StdoutTransport {
             stdout,
             head_style,
             pending: Vec::with_capacity(512),
+            observer,
         }
     }
 
@@ -361,9 +406,13 @@ impl<W: Write> StdoutTransport<W> {
     }
 }
 
-impl<W: Write> Transport for StdoutTransport<W> {
+impl<W: Write> Transport for StdoutTransport<'_, W> {
     fn head_style(&self) -> HeadStyle<'_> {
         self.head_style
+    }
+
+    fn observer(&self) -> Option<&dyn Observer> {
+        self.observer
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
