@@ -613,9 +613,9 @@ fn escape(text: &str) -> String {
     safe
 }
 
-/// `bytes` as HTML, every byte accounted for: text escaped, and each control character and
-/// each byte that is not UTF-8 shown as a marked escape (`\r`, `\t`, `\x00`, `\xff`), so nothing
-/// is invisible and nothing is taken for markup.
+/// `bytes` as HTML, every byte accounted for: text escaped, each control character shown as a
+/// marked escape (`\r`, `\t`, `\u{0}`), and so is each byte that is not UTF-8 (`\xff`), so
+/// nothing is invisible and nothing is taken for markup.
 fn visible(bytes: &[u8]) -> String {
     let mut html = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
