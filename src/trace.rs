@@ -68,8 +68,15 @@ impl std::str::FromStr for TraceOptions {
     }
 }
 
-/// The headers whose values a trace hides unless asked: credentials.
-const SECRET_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+/// The request headers whose values a trace hides unless asked: credentials. Lower case;
+/// compare ignoring case. `examples/xray.rs` hides the same ones, so the redaction rule is
+/// one list.
+///
+/// ```
+/// use rgiref::trace::SECRET_HEADERS;
+/// assert!(SECRET_HEADERS.iter().any(|name| name.eq_ignore_ascii_case("Cookie")));
+/// ```
+pub const SECRET_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
 /// An observer that narrates each request. See the module docs.
 ///

@@ -12,6 +12,9 @@
 //! * The security rules: `//evil.com` is not passed on as a path that looks like a host,
 //!   `X_Forwarded_For` cannot pose as `X-Forwarded-For`, and `Proxy:` never becomes
 //!   `HTTP_PROXY` (httpoxy).
+//! * What the variables cannot show (header case, order, repeats, line ends) an application
+//!   can have anyway, when it asks: `Config::raw_head_to_app` puts the head as received in
+//!   the environ extension `rgiref.raw_head`.
 //!
 //! Most tests run `rgiref::demo::demo_app`, which answers with every variable it was given, one
 //! `KEY = "value"` per line — the same page `cargo run` shows in a browser.
@@ -454,4 +457,37 @@ fn whitespace_around_a_header_value_is_trimmed() {
 fn an_empty_header_value_is_an_empty_variable() {
     let environ = environ_for_get("/", "X-Empty:\r\n");
     assert_eq!(environ["HTTP_X_EMPTY"], "");
+}
+
+/// Answers with the `rgiref.raw_head` extension as it found it: the bytes, or `none`.
+fn raw_head_app(
+    environ: &mut Environ,
+    start_response: &mut StartResponse,
+) -> Result<Body, AppError> {
+    let raw = match environ.extensions.get(rgiref::server::RAW_HEAD) {
+        Some(raw) => raw.clone(),
+        None => b"none".to_vec(),
+    };
+    start_response.start("200 OK", [("Content-Type", "application/octet-stream")])?;
+    Ok(Body::from(raw))
+}
+
+#[test]
+fn the_raw_head_reaches_the_app_only_when_asked_for() {
+    let request = b"GET / HTTP/1.0\r\nx-lower: a\r\n\r\n";
+    let default = common::start(raw_head_app);
+    assert_eq!(default.request(request).body, b"none");
+    let asked = common::start_with(raw_head_app, |config| config.raw_head_to_app = true);
+    assert_eq!(asked.request(request).body, request);
+}
+
+#[test]
+fn the_raw_head_is_the_head_byte_for_byte_and_not_the_body() {
+    // Case, order, repeats, padding and a bare LF: everything the CGI variables lose.
+    let head: &[u8] =
+        b"POST /x?y HTTP/1.1\r\nHost: h\nx-B:  2 \r\nX-A: 1\r\nx-b: 3\r\nContent-Length: 4\r\n\r\n";
+    let server = common::start_with(raw_head_app, |config| config.raw_head_to_app = true);
+    let response = server.request(&[head, b"BODY"].concat());
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, head);
 }

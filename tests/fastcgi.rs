@@ -934,3 +934,33 @@ fn an_observer_sees_each_record_in_and_out_and_the_engines_steps() {
     assert!(seen.iter().any(|l| l == "In PARAMS") && seen.iter().any(|l| l == "In STDIN"));
     assert_eq!(seen.last().map(String::as_str), Some("closed"), "{seen:?}");
 }
+
+/// Answers with the `rgiref.fastcgi_params` extension as it found it: the bytes, or `none`.
+fn raw_params_app(
+    environ: &mut Environ,
+    start_response: &mut StartResponse,
+) -> Result<Body, AppError> {
+    let raw = match environ.extensions.get(rgiref::fastcgi::RAW_PARAMS) {
+        Some(raw) => raw.clone(),
+        None => b"none".to_vec(),
+    };
+    start_response.start("200 OK", [("Content-Type", "application/octet-stream")])?;
+    Ok(Body::from(raw))
+}
+
+#[test]
+fn the_params_as_sent_reach_the_app_only_when_asked_for() {
+    // DOCUMENT_URI is nginx's own, and HTTP_PROXY the httpoxy header: the environ leaves both
+    // out, but the raw stream keeps them, in the order they came, across PARAMS records.
+    let request = FcgiRequest::get("/x?y=1")
+        .param("DOCUMENT_URI", "/x")
+        .param("HTTP_PROXY", "http://evil.example/")
+        .piece(40);
+    let default = fcgi::start(raw_params_app);
+    assert_eq!(default.request(&request).response().body, b"none");
+    let asked = fcgi::start_with(raw_params_app, |config| config.raw_params_to_app = true);
+    let body = asked.request(&request).response().body;
+    assert_eq!(body, request.params_bytes());
+    let pairs = rgiref::fastcgi::record::parse_pairs(&body).unwrap();
+    assert_eq!(pairs.len(), request.params.len());
+}

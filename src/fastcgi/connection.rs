@@ -35,7 +35,7 @@ use std::time::Instant;
 use super::record::{parse_pairs, Pair};
 use super::socket::{Limit, Peer, Stream};
 use super::wire::{Arrived, Broke, FcgiTransport, StderrSink, StdinReader, Wire};
-use super::{Config, IDLE_POLL};
+use super::{Config, IDLE_POLL, RAW_PARAMS};
 use crate::cgi::{environ_variables, Variables};
 use crate::engine::{self, Ending, Outcome};
 use crate::gateway::{Application, Environ, ErrorStream, Input, Status};
@@ -329,7 +329,12 @@ where
     wire.borrow().observe(Event::Environ {
         vars: &variables.vars,
     });
-    let environ = environ_for(wire, config, variables, &described, transport.serial);
+    let mut environ = environ_for(wire, config, variables, &described, transport.serial);
+    if config.raw_params_to_app {
+        environ
+            .extensions
+            .insert(RAW_PARAMS.to_owned(), params.to_vec());
+    }
     (engine::run(app, environ, transport), described)
 }
 

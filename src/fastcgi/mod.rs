@@ -15,6 +15,8 @@
 //!   [`Server::serve_forever`] serves until a [`ShutdownHandle`] says stop; [`Server::spawn`]
 //!   does that on a thread, for tests.
 //! * [`Config`] holds the [`Limits`], the [`Timeouts`], the log, and who may connect.
+//! * Environ extension: with [`Config::raw_params_to_app`], the application finds the PARAMS
+//!   as the web server sent them in `environ.extensions[RAW_PARAMS]` (`rgiref.fastcgi_params`).
 //!
 //! What the responder does, per request: answer BEGIN_REQUEST (role Responder only), collect
 //! PARAMS to their empty record, run the application with STDIN as its `Input` and its error
@@ -228,7 +230,19 @@ pub struct Config {
     /// Who is told about each stage of each request, and each record in and out (see
     /// [`crate::observe`]); `None`, the default, costs nothing.
     pub observer: Option<Arc<dyn Observer + Send + Sync>>,
+    /// Whether to hand the application the request's PARAMS stream exactly as the web server
+    /// sent it, as the environ extension [`RAW_PARAMS`] (`rgiref.fastcgi_params`): every
+    /// name-value pair in the order sent, before `crate::cgi` filters them into the environ
+    /// (the web server's own variables such as `DOCUMENT_URI` are left out there). Decode it
+    /// with [`record::parse_pairs`]. Off by default, and then nothing is copied. This is the
+    /// FastCGI side's counterpart of the HTTP server's `Config::raw_head_to_app`: behind a web
+    /// server, the request head itself never reaches us.
+    pub raw_params_to_app: bool,
 }
+
+/// The [`Environ::extensions`](crate::gateway::Environ::extensions) key under which the
+/// responder puts the raw PARAMS stream, when [`Config::raw_params_to_app`] is set.
+pub const RAW_PARAMS: &str = "rgiref.fastcgi_params";
 
 impl Config {
     /// Checks the settings the server cannot work with: a timeout of zero (the OS has no
@@ -276,6 +290,7 @@ impl Default for Config {
             web_server_addrs: None,
             unix_socket_mode: 0o660,
             observer: None,
+            raw_params_to_app: false,
         }
     }
 }

@@ -13,6 +13,9 @@
 //!   sends that status instead of a 500.
 //! * [`Environ::errors`] is an [`ErrorStream`](super::ErrorStream): lines for the server's log.
 //! * The flags say what kind of server is running the application.
+//! * [`Environ::extensions`] holds what a server adds beyond all that, under names that start
+//!   with the server's own prefix (PEP 3333's rule for server-specific keys). It is empty
+//!   unless the server was asked to fill it; an application must work without it.
 //!
 //! ## The byte rule: how a transport turns bytes into environ values
 //!
@@ -66,6 +69,24 @@ pub struct Environ {
     pub multiprocess: bool,
     /// True if the application will be called only once in this process (CGI).
     pub run_once: bool,
+    /// A server's own extras, by name, as bytes: PEP 3333 lets a server add environ keys of its
+    /// own, "named with a prefix unique to the server" (mod_wsgi's `mod_wsgi.*`), and here the
+    /// prefix is the server's name and a dot. Bytes, because what a server adds is usually
+    /// something it received (the byte rule above turns received bytes into text only for
+    /// `vars`). rgiref's servers add `rgiref.raw_head` (the HTTP request head as received) and
+    /// `rgiref.fastcgi_params` (the FastCGI PARAMS stream), each only when configured to; each
+    /// transport's documentation names its keys. Empty by default, and an application must
+    /// work without them: another server will not send them.
+    ///
+    /// ```
+    /// use rgiref::gateway::Environ;
+    /// let environ = Environ::default();
+    /// match environ.extensions.get("rgiref.raw_head") {
+    ///     Some(raw) => println!("the request head was {} bytes", raw.len()),
+    ///     None => println!("this server did not keep the request head"),
+    /// }
+    /// ```
+    pub extensions: BTreeMap<String, Vec<u8>>,
 }
 
 impl Environ {
@@ -79,6 +100,7 @@ impl Environ {
             multithread: false,
             multiprocess: false,
             run_once: false,
+            extensions: BTreeMap::new(),
         }
     }
 
@@ -229,7 +251,24 @@ impl fmt::Debug for Environ {
             .field("multithread", &self.multithread)
             .field("multiprocess", &self.multiprocess)
             .field("run_once", &self.run_once)
+            // Names and sizes only: a raw request head is long, and may hold a password.
+            .field("extensions", &ExtensionSizes(&self.extensions))
             .finish_non_exhaustive()
+    }
+}
+
+/// Shows [`Environ::extensions`] as `{"name": "N bytes"}`.
+struct ExtensionSizes<'e>(&'e BTreeMap<String, Vec<u8>>);
+
+impl fmt::Debug for ExtensionSizes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(name, bytes)| (name, format!("{} bytes", bytes.len()))),
+            )
+            .finish()
     }
 }
 

@@ -115,6 +115,8 @@ impl Connection<'_> {
             // `server` lines, say), and the application cannot tell.
             multiprocess: true,
             run_once: false,
+            // rgiref's SCGI server adds none (see `Environ::extensions`).
+            extensions: Default::default(),
         };
         // Stages "call app", "send headers", "send body": the engine's.
         let mut transport = self.transport();

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use super::recorder::Recorder;
 use super::socket::{self, DeadlinePassed, Limit, TimedReader};
-use super::Config;
+use super::{Config, RAW_HEAD};
 use crate::engine::{self, HeadStyle, Outcome, Transport};
 use crate::gateway::{Application, Environ, ErrorStream, Input, InputError, Status};
 use crate::http::{
@@ -201,8 +201,8 @@ impl<'s> Connection<'s> {
             accepted,
             self.config.timeouts.request_head,
         ));
-        let head = match read_head(reader, self.config) {
-            Ok(head) => head,
+        let (head, raw_head) = match read_head(reader, self.config) {
+            Ok(read) => read,
             Err(error) => return self.refuse_unreadable(error),
         };
         self.observe(Event::RequestLine {
@@ -237,7 +237,7 @@ impl<'s> Connection<'s> {
             wants_continue.then(|| Rc::clone(&self.stream)),
             self.config,
         );
-        let environ = Environ::new(
+        let mut environ = Environ::new(
             cgi.vars,
             Input::new(BodyHandle(Rc::clone(&body))),
             ErrorStream::new(ClientLog {
@@ -245,6 +245,9 @@ impl<'s> Connection<'s> {
                 client: self.client.clone(),
             }),
         );
+        if let (true, Some(raw)) = (self.config.raw_head_to_app, raw_head) {
+            environ.extensions.insert(RAW_HEAD.to_owned(), raw);
+        }
         // Stages "call app", "send headers", "send body": the engine's.
         let mut transport = self.transport(head.version, Some(Rc::clone(&body)));
         let outcome = engine::run(app, environ, &mut transport);
@@ -662,17 +665,22 @@ impl RequestBody {
     }
 }
 
-/// Reads the request head; with an observer, records its bytes exactly as they arrive.
-fn read_head(reader: &mut ConnReader, config: &Config) -> Result<RequestHead, RequestError> {
-    let Some(observer) = &config.observer else {
-        return read_request_head(reader, &config.limits);
-    };
+/// Reads the request head. With an observer or [`Config::raw_head_to_app`], also records its
+/// bytes exactly as they arrive, and returns them; otherwise nothing is copied (`None`).
+fn read_head(
+    reader: &mut ConnReader,
+    config: &Config,
+) -> Result<(RequestHead, Option<Vec<u8>>), RequestError> {
+    if config.observer.is_none() && !config.raw_head_to_app {
+        return Ok((read_request_head(reader, &config.limits)?, None));
+    }
     let mut recorder = Recorder::new(reader);
     let head = read_request_head(&mut recorder, &config.limits);
-    observer.event(&Event::HeadReceived {
-        raw: recorder.recorded(),
-    });
-    head
+    let raw = recorder.into_recorded();
+    if let Some(observer) = &config.observer {
+        observer.event(&Event::HeadReceived { raw: &raw });
+    }
+    Ok((head?, Some(raw)))
 }
 
 /// What the application's [`Input`] reads through.

@@ -11,6 +11,8 @@
 //! * [`Server::spawn`] runs `serve_forever` on a background thread and gives back a
 //!   [`RunningServer`] that stops it when dropped: the shape a test suite wants.
 //! * [`Config`] holds every knob: the request [`Limits`], the [`Timeouts`], and the [`Log`].
+//! * Environ extension: with [`Config::raw_head_to_app`], the application finds the request
+//!   head as received in `environ.extensions[RAW_HEAD]` ([`RAW_HEAD`] is `rgiref.raw_head`).
 //!
 //! ## One thread, one request at a time — on purpose
 //!
@@ -138,7 +140,40 @@ pub struct Config {
     /// Who is told about each stage of each request (see [`crate::observe`]); `None`, the
     /// default, costs nothing.
     pub observer: Option<Arc<dyn Observer + Send + Sync>>,
+    /// Whether to hand the application the request head exactly as it arrived, as the environ
+    /// extension [`RAW_HEAD`] (`rgiref.raw_head`): request line, headers and the empty line,
+    /// byte for byte — case, order, repeats and line ends as the client sent them, which the
+    /// CGI variables cannot show. Off by default, because then the head is not copied at all.
+    /// For pages that show a request to the person who sent it, such as `examples/xray.rs`;
+    /// mind that it holds the client's `Cookie` and `Authorization` values.
+    pub raw_head_to_app: bool,
 }
+
+/// The [`Environ::extensions`](crate::gateway::Environ::extensions) key under which the
+/// HTTP server puts the raw request head, when [`Config::raw_head_to_app`] is set.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use rgiref::gateway::{AppError, Body, Environ, StartResponse};
+/// use rgiref::log::Log;
+/// use rgiref::server::{Config, Server, RAW_HEAD};
+///
+/// let app = |environ: &mut Environ, start_response: &mut StartResponse| -> Result<Body, AppError> {
+///     let raw = environ.extensions.get(RAW_HEAD).cloned().unwrap_or_default();
+///     start_response.start("200 OK", [("Content-Type", "application/octet-stream")])?;
+///     Ok(Body::from(raw))
+/// };
+/// let config = Config { raw_head_to_app: true, log: Log::silent(), ..Config::default() };
+/// let server = Server::bind_with("127.0.0.1:0", app, config)?;
+/// let mut client = std::net::TcpStream::connect(server.local_addr())?;
+/// client.write_all(b"GET / HTTP/1.0\r\nx-Mixed-CASE:  kept \r\n\r\n")?;
+/// server.handle_request()?;
+/// let mut response = String::new();
+/// client.read_to_string(&mut response)?;
+/// assert!(response.ends_with("\r\n\r\nGET / HTTP/1.0\r\nx-Mixed-CASE:  kept \r\n\r\n"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub const RAW_HEAD: &str = "rgiref.raw_head";
 
 impl Config {
     /// Checks the settings the server cannot work with: a timeout of zero (the OS has no
@@ -181,6 +216,7 @@ impl Default for Config {
             access_log: true,
             server_software: crate::SERVER_SOFTWARE.to_owned(),
             observer: None,
+            raw_head_to_app: false,
         }
     }
 }

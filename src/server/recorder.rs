@@ -1,9 +1,10 @@
 //! A reader that keeps a copy of what passes through it: the request head, byte for byte.
 //!
-//! Stage: **read request**, and only when an observer is watching (`Config::observer`).
+//! Stage: **read request**, and only when someone will look: an observer
+//! (`Config::observer`), or an application that asked for the head (`Config::raw_head_to_app`).
 //!
 //! Interface: [`Recorder::new`] wraps any `BufRead`; the head parser reads through it as
-//! usual, and [`Recorder::recorded`] gives back exactly the bytes it consumed — not the
+//! usual, and [`Recorder::into_recorded`] gives back exactly the bytes it consumed — not the
 //! bytes read ahead behind them, which belong to the body. Recording costs a copy of the
 //! head, so the server wraps its reader only when someone will look.
 
@@ -23,9 +24,9 @@ impl<'r, R: BufRead> Recorder<'r, R> {
         }
     }
 
-    /// The bytes consumed so far.
-    pub(crate) fn recorded(&self) -> &[u8] {
-        &self.recorded
+    /// The bytes consumed, once the reading is over.
+    pub(crate) fn into_recorded(self) -> Vec<u8> {
+        self.recorded
     }
 }
 
@@ -66,7 +67,7 @@ mod tests {
         recorder.read_line(&mut line).unwrap();
         recorder.read_line(&mut line).unwrap();
         recorder.read_line(&mut line).unwrap();
-        assert_eq!(recorder.recorded(), b"GET / HTTP/1.0\r\nA: b\r\n\r\n");
+        assert_eq!(recorder.into_recorded(), b"GET / HTTP/1.0\r\nA: b\r\n\r\n");
         let mut body = String::new();
         source.read_to_string(&mut body).unwrap();
         assert_eq!(body, "BODY");
