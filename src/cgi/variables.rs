@@ -28,6 +28,8 @@
 //! * **`CONTENT_LENGTH` is digits or absent.** nginx sends it empty for a chunked upload it
 //!   streams through (`fastcgi_request_buffering off`): that means "no length", and the body is
 //!   whatever arrives. Anything else that is not a number gets a 400.
+//! * **`SERVER_NAME` is never empty** (PEP 3333): nginx sends an empty one from a `server`
+//!   block without `server_name`; it is then filled from `HTTP_HOST`, or `SERVER_ADDR`.
 //! * **`wsgi.url_scheme`** is `https` when `HTTPS` is `on`, `yes` or `1` (any case), as
 //!   `wsgiref.util.guess_scheme` decides, and `http` otherwise.
 
@@ -141,6 +143,7 @@ pub fn environ_variables<'a>(
         add_variable(&mut vars, name, value);
     }
     fill_required(&mut vars);
+    fill_server_name(&mut vars);
     check_content_length(&mut vars)?;
     let url_scheme = scheme_of(vars.get("HTTPS").map(String::as_str));
     Ok(Variables {
@@ -199,6 +202,33 @@ fn fill_required(vars: &mut BTreeMap<String, String>) {
     for name in ["SCRIPT_NAME", "PATH_INFO", "QUERY_STRING"] {
         vars.entry(name.to_owned()).or_default();
     }
+}
+
+/// PEP 3333: `SERVER_NAME` is never empty — applications rebuild URLs from it. nginx sends its
+/// `$server_name`, which is empty in a `server` block without a `server_name`; then the name the
+/// client asked for (`HTTP_HOST` without its port) is the truest stand-in, and the address the
+/// request arrived at (`SERVER_ADDR`) the next.
+fn fill_server_name(vars: &mut BTreeMap<String, String>) {
+    if vars.get("SERVER_NAME").is_some_and(|name| !name.is_empty()) {
+        return;
+    }
+    let from_host = vars.get("HTTP_HOST").map(|host| host_without_port(host));
+    let name = from_host
+        .filter(|host| !host.is_empty())
+        .or_else(|| vars.get("SERVER_ADDR").cloned())
+        .filter(|name| !name.is_empty());
+    if let Some(name) = name {
+        vars.insert("SERVER_NAME".to_owned(), name);
+    }
+}
+
+/// `example.org:8080` → `example.org`; `[::1]:8080` → `[::1]`.
+fn host_without_port(host: &str) -> String {
+    let end = match host.rfind(':') {
+        Some(colon) if !host[colon..].contains(']') => colon,
+        _ => host.len(),
+    };
+    host[..end].to_owned()
 }
 
 /// An empty `CONTENT_LENGTH` is no length (nginx's streamed chunked upload); anything else must
@@ -307,6 +337,26 @@ mod tests {
         for bad in [&b"-1"[..], b"4 2", b"0x10", b"99999999999999999999"] {
             assert!(build(&[(b"CONTENT_LENGTH", bad)]).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_empty_server_name_is_filled_from_the_host_the_client_asked_for() {
+        let got = |pairs: &[(&[u8], &[u8])]| build(pairs).unwrap().vars.get("SERVER_NAME").cloned();
+        assert_eq!(
+            got(&[(b"SERVER_NAME", b""), (b"HTTP_HOST", b"example.org:8080")]),
+            Some("example.org".into())
+        );
+        assert_eq!(got(&[(b"HTTP_HOST", b"[::1]:8080")]), Some("[::1]".into()));
+        assert_eq!(got(&[(b"HTTP_HOST", b"[::1]")]), Some("[::1]".into()));
+        assert_eq!(
+            got(&[(b"SERVER_NAME", b""), (b"SERVER_ADDR", b"127.0.0.1")]),
+            Some("127.0.0.1".into())
+        );
+        assert_eq!(
+            got(&[(b"SERVER_NAME", b"real"), (b"HTTP_HOST", b"other")]),
+            Some("real".into())
+        );
+        assert_eq!(got(&[]), None);
     }
 
     #[test]
