@@ -1,5 +1,5 @@
 //! The sockets a FastCGI responder listens and talks on: TCP or Unix, bound by us or inherited
-//! on standard input, and reads with the responder's timeouts built in.
+//! on standard input, with the kernel timeouts the shared reader needs.
 //!
 //! Stage: **accept**, and the reads and writes of every stage after it.
 //!
@@ -9,9 +9,8 @@
 //! * [`adopt`] turns an inherited file descriptor (FastCGI's `FCGI_LISTENSOCK_FILENO`, which is
 //!   0: standard input) into a listener, in safe Rust, and says in words what it is if it is
 //!   not a listening socket.
-//! * [`TimedReader`] reads from a shared stream under a deadline or an idle timeout, the same
-//!   two kinds of limit as the HTTP server's reader (`src/server/socket.rs`, whose header says
-//!   why there are two). It is a copy for a `Stream` instead of a `TcpStream`.
+//! * Reads go through `crate::net::TimedReader`, the reader all three transports share
+//!   (`src/net/reader.rs`).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -20,8 +19,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::Address;
 
@@ -210,82 +208,13 @@ fn not_a_listener(what: &str) -> io::Error {
     )
 }
 
-/// What bounds the reads of the current phase (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Limit {
-    /// Every read must be over by this moment.
-    Deadline(Instant),
-    /// Each read may wait this long for bytes.
-    Idle(Duration),
-    /// No waiting at all: a read finds bytes already there, or times out at once.
-    NoWait,
-}
-
-/// Reads from a shared stream under a [`Limit`].
-pub(crate) struct TimedReader {
-    stream: Rc<Stream>,
-    limit: Limit,
-    /// The timeout last given to the kernel, to skip a system call when it is unchanged.
-    applied: Option<Duration>,
-}
-
-impl TimedReader {
-    pub(crate) fn new(stream: Rc<Stream>, limit: Limit) -> TimedReader {
-        TimedReader {
-            stream,
-            limit,
-            applied: None,
-        }
+impl crate::net::Socket for Stream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        Stream::set_read_timeout(self, timeout)
     }
 
-    pub(crate) fn set_limit(&mut self, limit: Limit) {
-        self.limit = limit;
-    }
-
-    fn timed_out() -> io::Error {
-        io::Error::new(io::ErrorKind::TimedOut, "read timed out")
-    }
-
-    fn read_without_waiting(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.set_nonblocking(true)?;
-        let read = (&*self.stream).read(buf);
-        self.stream.set_nonblocking(false)?;
-        read
-    }
-}
-
-impl Read for TimedReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = match self.limit {
-            Limit::Idle(idle) => idle,
-            Limit::Deadline(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(TimedReader::timed_out());
-                }
-                left
-            }
-            Limit::NoWait => {
-                return self.read_without_waiting(buf).map_err(|error| {
-                    if error.kind() == io::ErrorKind::WouldBlock {
-                        TimedReader::timed_out()
-                    } else {
-                        error
-                    }
-                })
-            }
-        };
-        if self.applied != Some(timeout) {
-            self.stream.set_read_timeout(Some(timeout))?;
-            self.applied = Some(timeout);
-        }
-        (&*self.stream)
-            .read(buf)
-            .map_err(|error| match error.kind() {
-                // On Unix an expired SO_RCVTIMEO reads as EAGAIN ("would block").
-                io::ErrorKind::WouldBlock => TimedReader::timed_out(),
-                _ => error,
-            })
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        Stream::set_nonblocking(self, nonblocking)
     }
 }
 

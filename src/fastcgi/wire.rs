@@ -39,12 +39,13 @@ use super::record::{
     NULL_REQUEST_ID, PARAMS, REQUEST_COMPLETE, RESPONDER, STDERR, STDIN, STDOUT, UNKNOWN_ROLE,
     UNKNOWN_TYPE,
 };
-use super::socket::{Limit, Peer, Stream, TimedReader};
+use super::socket::{Peer, Stream};
 use super::{Config, Limits, Timeouts};
 use crate::engine::{HeadStyle, Transport};
 use crate::gateway::{ErrorSink, InputError, Status};
 use crate::http::is_timeout;
 use crate::log::Log;
+use crate::net::{Limit, TimedReader};
 use crate::observe::{Direction, Event, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
@@ -147,7 +148,7 @@ struct Settings {
 /// One connection: its socket, its records in and out, and the request on it.
 pub(super) struct Wire {
     stream: Rc<Stream>,
-    reader: ReadAhead<TimedReader>,
+    reader: ReadAhead<TimedReader<Stream>>,
     /// Records waiting to be written.
     out: Vec<u8>,
     /// The active request, if there is one.
@@ -573,7 +574,7 @@ impl Wire {
     /// record, within `Timeouts::drain` and `Limits::max_drain_bytes`, so the next request's
     /// records come next. `Err` says why it gave up.
     pub(super) fn drain_stdin(&mut self) -> Result<(), String> {
-        let limit = Limit::Deadline(Instant::now() + self.settings.timeouts.drain);
+        let limit = Limit::deadline_after(Instant::now(), self.settings.timeouts.drain);
         let max = self.settings.limits.max_drain_bytes;
         let mut thrown = 0u64;
         loop {
@@ -737,8 +738,8 @@ impl Wire {
     /// Reads and throws away bytes until the web server closes, `Timeouts::drain` passes, or
     /// `Limits::max_drain_bytes` have been read.
     fn linger(&mut self) {
-        let deadline = Instant::now() + self.settings.timeouts.drain;
-        self.reader.get_mut().set_limit(Limit::Deadline(deadline));
+        let deadline = Limit::deadline_after(Instant::now(), self.settings.timeouts.drain);
+        self.reader.get_mut().set_limit(deadline);
         let mut left = self.settings.limits.max_drain_bytes;
         let mut buffer = [0u8; 8 * 1024];
         while left > 0 {

@@ -28,10 +28,10 @@ use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::request::{read_head, HeadError, RequestHead};
-use super::socket::{DeadlinePassed, Limit, Stream, TimedReader};
+use super::socket::Stream;
 use super::Config;
 use crate::cgi::{environ_variables, VariableError};
 use crate::engine::{self, HeadStyle, Outcome, Transport};
@@ -39,12 +39,13 @@ use crate::gateway::{value_from_bytes, Application, Environ, ErrorStream, Input,
 use crate::gateway::{ErrorSink, Status};
 use crate::http::is_timeout;
 use crate::log::Log;
+use crate::net::{DeadlinePassed, Limit, TimedReader};
 use crate::observe::{Event, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
 
 /// The buffered read side of a connection, as the header parser and the body reader see it.
-type ConnReader = ReadAhead<TimedReader>;
+type ConnReader = ReadAhead<TimedReader<Stream>>;
 
 /// Serves the one request on `stream`, then closes it. See the module docs.
 pub(crate) fn serve<A>(stream: Stream, peer: String, app: &A, config: &Config)
@@ -59,7 +60,7 @@ where
         );
         return config.log.line(&peer, &message);
     }
-    let limit = Limit::deadline_in(config.timeouts.header);
+    let limit = Limit::deadline_after(Instant::now(), config.timeouts.header);
     // An empty buffer: `ReadAhead` makes its 8 KiB on the header's first read.
     let reader = ReadAhead::new(TimedReader::new(Rc::clone(&stream), limit), Vec::new());
     let mut conn = Connection {
@@ -153,9 +154,10 @@ impl Connection<'_> {
                 // side, and read what it sent (bounded) so that it sees our end of the
                 // connection rather than a reset. It answers its client with 502 either way.
                 let _ = self.stream.shutdown(Shutdown::Write);
-                reader
-                    .get_mut()
-                    .set_limit(Limit::deadline_in(self.config.timeouts.drain));
+                reader.get_mut().set_limit(Limit::deadline_after(
+                    Instant::now(),
+                    self.config.timeouts.drain,
+                ));
                 self.report_drain(Some(drain(&mut reader, self.config)));
             }
             HeadError::Io(error) if is_timeout(&error) => {
@@ -497,7 +499,7 @@ impl RequestBody {
         }
         // The response is complete; a FIN says so while we read what is left.
         let _ = stream.shutdown(Shutdown::Write);
-        let deadline = Limit::deadline_in(config.timeouts.drain);
+        let deadline = Limit::deadline_after(Instant::now(), config.timeouts.drain);
         self.reader.get_mut().set_limit(deadline);
         Some(drain(&mut self.reader, config))
     }

@@ -1,14 +1,13 @@
 //! The sockets an SCGI server (the application's side) listens and talks on — TCP or Unix —
-//! and reads with the server's timeouts built in.
+//! and the Unix socket file it makes.
 //!
 //! Stage: **accept**, and the reads and writes of every stage after it.
 //!
 //! Interface:
 //! * [`Listener`] and [`Stream`] are a TCP or a Unix socket; the rest of the module never asks
 //!   which, except to set `TCP_NODELAY` and to name the peer for the log.
-//! * [`TimedReader`] reads from a shared stream under a deadline or an idle timeout: the same
-//!   two kinds of limit as the HTTP server's reader, whose header (`src/server/socket.rs`) says
-//!   why there are two. It is a copy of that reader for a [`Stream`] instead of a `TcpStream`.
+//! * Reads go through `crate::net::TimedReader`, the reader all three transports share
+//!   (`src/net/reader.rs`).
 //! * [`UnixSocketFile`] binds a Unix socket file, replacing a stale one only if it is a socket
 //!   nobody answers on, sets its mode, and removes the file again when dropped.
 
@@ -18,8 +17,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A listening socket: TCP, or a Unix socket file.
 pub(crate) enum Listener {
@@ -55,13 +53,6 @@ impl Listener {
 }
 
 impl Stream {
-    pub(crate) fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.set_read_timeout(Some(timeout)),
-            Stream::Unix(stream) => stream.set_read_timeout(Some(timeout)),
-        }
-    }
-
     pub(crate) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
         match self {
             Stream::Tcp(stream) => stream.set_write_timeout(Some(timeout)),
@@ -107,102 +98,19 @@ impl Write for &Stream {
     }
 }
 
-/// What bounds the reads of the current phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Limit {
-    /// Every read must be over by this moment.
-    Deadline(Instant),
-    /// Each read may wait this long for bytes.
-    Idle(Duration),
-}
-
-impl Limit {
-    /// A deadline `after` from now. One too far away for `Instant` to hold (a timeout of
-    /// `Duration::MAX`, meaning "never") is no deadline at all, only that long an idle wait.
-    pub(crate) fn deadline_in(after: Duration) -> Limit {
-        match Instant::now().checked_add(after) {
-            Some(at) => Limit::Deadline(at),
-            None => Limit::Idle(after),
-        }
-    }
-}
-
-/// Reads from a shared stream under a [`Limit`]. See the module docs.
-pub(crate) struct TimedReader {
-    stream: Rc<Stream>,
-    limit: Limit,
-    /// The timeout last given to the kernel, to skip a system call when it is unchanged.
-    applied: Option<Duration>,
-}
-
-impl TimedReader {
-    pub(crate) fn new(stream: Rc<Stream>, limit: Limit) -> TimedReader {
-        TimedReader {
-            stream,
-            limit,
-            applied: None,
+impl crate::net::Socket for Stream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.set_read_timeout(timeout),
+            Stream::Unix(stream) => stream.set_read_timeout(timeout),
         }
     }
 
-    /// From now on, reads are bounded by `limit`.
-    pub(crate) fn set_limit(&mut self, limit: Limit) {
-        self.limit = limit;
-    }
-
-    /// The time the next read may wait, or a [`DeadlinePassed`] error if there is none left.
-    fn timeout_now(&self) -> io::Result<Duration> {
-        match self.limit {
-            Limit::Idle(idle) => Ok(idle),
-            Limit::Deadline(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, DeadlinePassed));
-                }
-                Ok(left)
-            }
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(stream) => stream.set_nonblocking(nonblocking),
+            Stream::Unix(stream) => stream.set_nonblocking(nonblocking),
         }
-    }
-}
-
-impl Read for TimedReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = self.timeout_now()?;
-        if self.applied != Some(timeout) {
-            self.stream.set_read_timeout(timeout)?;
-            self.applied = Some(timeout);
-        }
-        (&*self.stream)
-            .read(buf)
-            .map_err(|error| match error.kind() {
-                // On Unix an expired SO_RCVTIMEO reads as EAGAIN ("would block"); call it what it is.
-                io::ErrorKind::WouldBlock => {
-                    io::Error::new(io::ErrorKind::TimedOut, "read timed out")
-                }
-                _ => error,
-            })
-    }
-}
-
-/// "This step's time ran out while the peer was still sending." It differs from a read that
-/// waited out the time and found nothing (a plain `TimedOut`): after that one, nothing is left
-/// unread; after this one, more may be on its way.
-#[derive(Debug)]
-pub(crate) struct DeadlinePassed;
-
-impl std::fmt::Display for DeadlinePassed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the time allowed for this step ran out")
-    }
-}
-
-impl std::error::Error for DeadlinePassed {}
-
-impl DeadlinePassed {
-    /// True if `error` is a [`DeadlinePassed`].
-    pub(crate) fn is(error: &io::Error) -> bool {
-        error
-            .get_ref()
-            .is_some_and(|inner| inner.is::<DeadlinePassed>())
     }
 }
 

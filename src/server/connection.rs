@@ -33,7 +33,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::recorder::Recorder;
-use super::socket::{self, DeadlinePassed, Limit, TimedReader};
+use super::socket;
 use super::Config;
 use crate::engine::{self, HeadStyle, Outcome, Transport};
 use crate::gateway::{Application, Environ, ErrorStream, Input, InputError, Status};
@@ -43,12 +43,13 @@ use crate::http::{
     Version,
 };
 use crate::log::Log;
+use crate::net::{DeadlinePassed, Limit, TimedReader};
 use crate::observe::{Event, HeaderFate, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
 
 /// The buffered read side of a connection, as the head parser and the body reader see it.
-type ConnReader = ReadAhead<TimedReader>;
+type ConnReader = ReadAhead<TimedReader<TcpStream>>;
 
 /// How far a connection reads ahead: one read usually takes in a whole request head.
 const READ_BUFFER: usize = 8 * 1024;
