@@ -33,13 +33,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::record::{parse_pairs, Pair};
-use super::socket::{Peer, Stream};
 use super::wire::{Arrived, Broke, FcgiTransport, StderrSink, StdinReader, Wire};
 use super::{Config, IDLE_POLL};
 use crate::cgi::{environ_variables, Variables};
 use crate::engine::{self, Ending, Outcome};
 use crate::gateway::{Application, Environ, ErrorStream, Input, Status};
-use crate::net::{deadline_after, Limit};
+use crate::net::{deadline_after, Limit, Peer, Stream};
 use crate::observe::Event;
 use crate::Stage;
 

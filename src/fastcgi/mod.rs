@@ -83,10 +83,10 @@ use std::time::Duration;
 
 use crate::gateway::Application;
 use crate::log::Log;
+use crate::net::{Listener, Peer, Socket, Stream};
 use crate::observe::Observer;
 use crate::server::{ACCEPT_ERROR_PAUSE, ACCEPT_ERROR_PAUSE_MAX};
 use crate::Stage;
-use socket::{Listener, Peer, Stream};
 
 /// How often a kept connection that is waiting for its next request looks whether another
 /// connection is waiting for its turn (see the module docs). Each look is a few system calls.
@@ -148,7 +148,8 @@ impl Default for Limits {
 /// How long the web server may take at each step. As with the HTTP server's `Timeouts`, each
 /// exists because there is one thread: a front end that stalls without a timeout stalls us.
 /// `first_record`, `keep_conn_idle`, `params` and `drain` are deadlines for the whole step;
-/// `body_read` and `write` are idle timeouts, so a large body keeps going as long as it moves.
+/// `body_read` is an idle timeout, so a large body keeps going as long as it moves; `write` is
+/// a deadline for each 64 KiB slice of the response, as in the HTTP server.
 ///
 /// ```
 /// use std::time::Duration;
@@ -170,7 +171,9 @@ pub struct Timeouts {
     /// The longest wait for the next bytes of the request body (STDIN), each time the
     /// application reads. If it gives up, the answer is 408.
     pub body_read: Duration,
-    /// The longest a single write to the web server may block.
+    /// How long the web server may take to accept each slice of up to 64 KiB of records; one
+    /// not taken in time means it has stopped reading, and the connection is given up and
+    /// logged. The HTTP server's rule (`server::Timeouts::write`; `src/net/stream.rs` says why).
     pub write: Duration,
     /// How long to read the body the application left unread, to the end of its STDIN, and
     /// how long a lingering close waits for the web server to close its end.
@@ -442,7 +445,7 @@ impl<A: Application> Server<A> {
         made_socket: Option<PathBuf>,
     ) -> io::Result<Server<A>> {
         Ok(Server {
-            local: listener.address()?,
+            local: socket::address(&listener)?,
             listener,
             app,
             config,

@@ -26,7 +26,7 @@
 //! 200 waiting for the delayed ACK — flup's 23 requests a second.
 
 use std::cell::RefCell;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Read};
 use std::net::Shutdown;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -39,13 +39,12 @@ use super::record::{
     NULL_REQUEST_ID, PARAMS, REQUEST_COMPLETE, RESPONDER, STDERR, STDIN, STDOUT, UNKNOWN_ROLE,
     UNKNOWN_TYPE,
 };
-use super::socket::{Peer, Stream};
 use super::{Config, Limits, Timeouts};
 use crate::engine::{HeadStyle, Transport};
 use crate::gateway::{ErrorSink, InputError, Status};
 use crate::http::is_timeout;
 use crate::log::Log;
-use crate::net::{Limit, TimedReader};
+use crate::net::{self, Limit, Peer, Stream, TimedReader};
 use crate::observe::{Direction, Event, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
@@ -166,9 +165,10 @@ pub(super) struct Wire {
 }
 
 impl Wire {
-    /// Sets up the connection: its write timeout, and `TCP_NODELAY` if configured.
+    /// Sets up the connection: its kernel wait for each `send` (`net::set_send_wait`; the write
+    /// timeout itself is kept by `net::write_all`), and `TCP_NODELAY` if configured.
     pub(super) fn open(stream: Stream, peer: Peer, config: &Config) -> io::Result<Wire> {
-        stream.set_write_timeout(Some(config.timeouts.write))?;
+        net::set_send_wait(&stream, config.timeouts.write)?;
         if config.nodelay {
             stream.set_nodelay()?;
         }
@@ -634,7 +634,8 @@ impl Wire {
             return Ok(());
         }
         self.observe_records_out(&self.out);
-        let written = (&*self.stream).write_all(&self.out);
+        // Each 64 KiB slice must be taken within Timeouts::write (`src/net/stream.rs`).
+        let written = net::write_all(&*self.stream, &self.out, self.settings.timeouts.write);
         self.out.clear();
         written.map_err(|error| {
             let error = self.explain_write_error(error);
@@ -652,7 +653,8 @@ impl Wire {
         let kind = error.kind();
         let message = match kind {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
-                "the web server stopped reading: a write waited longer than {:?}",
+                "the web server stopped reading: a 64 KiB slice of records was not taken within \
+                 the write timeout of {:?}",
                 self.settings.timeouts.write
             ),
             io::ErrorKind::BrokenPipe

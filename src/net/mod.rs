@@ -8,10 +8,14 @@
 //! Interface:
 //! * [`TimedReader`] (`reader.rs`) reads a socket under a [`Limit`]: a deadline for a whole
 //!   phase, or an idle timeout for each read. An expired deadline is a [`DeadlinePassed`] error.
+//! * [`Listener`] and [`Stream`] (`stream.rs`) are a TCP or a Unix socket, and [`write_all`]
+//!   writes to either under the write-timeout rule: each 64 KiB slice within the timeout.
 //!
 //! A production server would do none of this by hand: with many clients served at once, a
 //! slow one costs a buffer, not the only thread.
 
 mod reader;
+mod stream;
 
 pub(crate) use reader::{deadline_after, DeadlinePassed, Limit, Socket, TimedReader};
+pub(crate) use stream::{set_send_wait, write_all, Listener, Peer, Stream};

@@ -26,15 +26,21 @@ use std::net::TcpStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// What a [`TimedReader`] needs of a socket: its read timeout, and blocking mode. Reading and writing go through `&S`, as std's sockets do.
+/// What a [`TimedReader`] and `net::write_all` need of a socket: its kernel timeouts, and
+/// blocking mode. Reading and writing go through `&S`, as std's sockets do.
 pub(crate) trait Socket {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
     fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
 }
 
 impl Socket for TcpStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
     }
 
     fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {

@@ -25,13 +25,12 @@
 //! itself (its IP address, or `unix`) while there is no header to ask.
 
 use std::cell::RefCell;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::request::{read_head, HeadError, RequestHead};
-use super::socket::Stream;
 use super::Config;
 use crate::cgi::{environ_variables, VariableError};
 use crate::engine::{self, HeadStyle, Outcome, Transport};
@@ -39,7 +38,7 @@ use crate::gateway::{value_from_bytes, Application, Environ, ErrorStream, Input,
 use crate::gateway::{ErrorSink, Status};
 use crate::http::is_timeout;
 use crate::log::Log;
-use crate::net::{DeadlinePassed, Limit, TimedReader};
+use crate::net::{self, DeadlinePassed, Limit, Stream, TimedReader};
 use crate::observe::{Event, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
@@ -53,7 +52,8 @@ where
     A: Application + ?Sized,
 {
     let stream = Rc::new(stream);
-    if let Err(error) = stream.set_write_timeout(config.timeouts.write) {
+    // The write timeout itself is kept by `net::write_all`; the kernel waits in short steps.
+    if let Err(error) = net::set_send_wait(&*stream, config.timeouts.write) {
         let message = format!(
             "{}: setting up the connection failed: {error}",
             Stage::Accept
@@ -287,14 +287,14 @@ impl ScgiTransport<'_> {
     }
 
     fn write_to_socket(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut stream = self.stream;
-        stream.write_all(bytes).map_err(|error| match error.kind() {
-            // SO_SNDTIMEO ran out (Unix says "would block"): say what it means.
+        // Each 64 KiB slice must be taken within Timeouts::write (`src/net/stream.rs`).
+        net::write_all(self.stream, bytes, self.write_timeout).map_err(|error| match error.kind() {
+            // Say it in the web server's terms: it is our client.
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
-                    "the web server stopped reading: a write waited longer than the write \
-                     timeout of {:?}",
+                    "the web server stopped reading: a 64 KiB slice of the response was not \
+                     taken within the write timeout of {:?}",
                     self.write_timeout
                 ),
             ),

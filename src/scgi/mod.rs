@@ -47,15 +47,17 @@ use std::time::Duration;
 
 use crate::gateway::Application;
 use crate::log::Log;
+use crate::net::Listener;
 use crate::observe::Observer;
 use crate::server::{ACCEPT_ERROR_PAUSE, ACCEPT_ERROR_PAUSE_MAX};
 use crate::Stage;
 pub use request::{read_head, HeadError, Limits, RequestHead};
-use socket::{Listener, UnixSocketFile};
+use socket::UnixSocketFile;
 
 /// How long each step of a connection may take. As in the HTTP server (`server::Timeouts`),
-/// `header` and `drain` are *deadlines* for the whole step, and `body_read` and `write` are
-/// *idle* timeouts for each read or write, so a large body keeps going while it keeps moving.
+/// `header` and `drain` are *deadlines* for the whole step, `body_read` is an *idle* timeout for
+/// each read, so a large body keeps going while it keeps moving, and `write` is a deadline for
+/// each 64 KiB slice of the response.
 ///
 /// ```
 /// use std::time::Duration;
@@ -73,8 +75,9 @@ pub struct Timeouts {
     /// reads the whole body before it connects (unless `scgi_request_buffering off`), so this
     /// too is rarely reached. The application sees a `TimedOut` error; if it gives up, 408.
     pub body_read: Duration,
-    /// The longest a single write of the response may block (a web server that stopped
-    /// reading). The response is abandoned and logged.
+    /// How long the web server may take to accept each slice of up to 64 KiB of the response;
+    /// one not taken in time means it has stopped reading, and the response is abandoned and
+    /// logged. The HTTP server's rule (`server::Timeouts::write`; `src/net/stream.rs` says why).
     pub write: Duration,
     /// After the response, how long to keep reading bytes the application left unread, so
     /// that the web server sees our response rather than a connection reset.
@@ -233,6 +236,9 @@ impl fmt::Display for Address {
 /// ```
 pub struct Server<A> {
     listener: Listener,
+    /// The socket file [`Server::bind_unix`] made; declared after `listener`, so that its
+    /// `Drop` removes the file after the listener has closed.
+    _socket_file: Option<UnixSocketFile>,
     local: Address,
     app: A,
     config: Config,
@@ -251,7 +257,13 @@ impl<A: Application> Server<A> {
         config.check()?;
         let listener = TcpListener::bind(address)?;
         let local = Address::Tcp(listener.local_addr()?);
-        Ok(Server::new(Listener::Tcp(listener), local, app, config))
+        Ok(Server::new(
+            Listener::Tcp(listener),
+            None,
+            local,
+            app,
+            config,
+        ))
     }
 
     /// Listens on a Unix socket file at `path`, with permissions [`Config::unix_socket_mode`].
@@ -282,16 +294,25 @@ impl<A: Application> Server<A> {
         config.check()?;
         let (listener, file) = UnixSocketFile::bind(path.as_ref(), config.unix_socket_mode)?;
         let local = Address::Unix(file.path().to_owned());
-        let listener = Listener::Unix {
-            listener,
-            _file: file,
-        };
-        Ok(Server::new(listener, local, app, config))
+        Ok(Server::new(
+            Listener::Unix(listener),
+            Some(file),
+            local,
+            app,
+            config,
+        ))
     }
 
-    fn new(listener: Listener, local: Address, app: A, config: Config) -> Server<A> {
+    fn new(
+        listener: Listener,
+        socket_file: Option<UnixSocketFile>,
+        local: Address,
+        app: A,
+        config: Config,
+    ) -> Server<A> {
         Server {
             listener,
+            _socket_file: socket_file,
             local,
             app,
             config,
@@ -323,7 +344,7 @@ impl<A: Application> Server<A> {
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(());
         }
-        connection::serve(stream, peer, &self.app, &self.config);
+        connection::serve(stream, peer.name(), &self.app, &self.config);
         Ok(())
     }
 

@@ -1,118 +1,17 @@
-//! The sockets an SCGI server (the application's side) listens and talks on — TCP or Unix —
-//! and the Unix socket file it makes.
+//! The Unix socket file an SCGI server makes, and removes again.
 //!
-//! Stage: **accept**, and the reads and writes of every stage after it.
+//! Stage: **accept** (binding, before it).
 //!
-//! Interface:
-//! * [`Listener`] and [`Stream`] are a TCP or a Unix socket; the rest of the module never asks
-//!   which, except to set `TCP_NODELAY` and to name the peer for the log.
-//! * Reads go through `crate::net::TimedReader`, the reader all three transports share
-//!   (`src/net/reader.rs`).
-//! * [`UnixSocketFile`] binds a Unix socket file, replacing a stale one only if it is a socket
-//!   nobody answers on, sets its mode, and removes the file again when dropped.
+//! Interface: [`UnixSocketFile`] binds a Unix socket file, replacing a stale one only if it is
+//! a socket nobody answers on, sets its mode, and removes the file again when dropped. The
+//! listener and its connections are `crate::net`'s TCP-or-Unix `Listener` and `Stream`, which
+//! all three servers share.
 
 use std::fs;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-/// A listening socket: TCP, or a Unix socket file.
-pub(crate) enum Listener {
-    Tcp(TcpListener),
-    Unix {
-        listener: UnixListener,
-        /// Held for its `Drop`, which removes the socket file after the listener closes.
-        _file: UnixSocketFile,
-    },
-}
-
-/// One connection from a web server: TCP or Unix.
-pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Listener {
-    /// Waits for the next connection. The peer's name is for the log: its IP address over TCP,
-    /// `unix` over a Unix socket (whose file permissions decided who may connect).
-    pub(crate) fn accept(&self) -> io::Result<(Stream, String)> {
-        match self {
-            Listener::Tcp(listener) => {
-                let (stream, peer) = listener.accept()?;
-                Ok((Stream::Tcp(stream), peer.ip().to_canonical().to_string()))
-            }
-            Listener::Unix { listener, .. } => {
-                let (stream, _) = listener.accept()?;
-                Ok((Stream::Unix(stream), "unix".to_owned()))
-            }
-        }
-    }
-}
-
-impl Stream {
-    pub(crate) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.set_write_timeout(Some(timeout)),
-            Stream::Unix(stream) => stream.set_write_timeout(Some(timeout)),
-        }
-    }
-
-    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.shutdown(how),
-            Stream::Unix(stream) => stream.shutdown(how),
-        }
-    }
-
-    /// Turns Nagle's algorithm off, on TCP; a Unix socket has none.
-    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.set_nodelay(true),
-            Stream::Unix(_) => Ok(()),
-        }
-    }
-}
-
-impl Read for &Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(stream) => (&*stream).read(buf),
-            Stream::Unix(stream) => (&*stream).read(buf),
-        }
-    }
-}
-
-impl Write for &Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(stream) => (&*stream).write(buf),
-            Stream::Unix(stream) => (&*stream).write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(()) // a socket has no buffer of its own to flush
-    }
-}
-
-impl crate::net::Socket for Stream {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.set_read_timeout(timeout),
-            Stream::Unix(stream) => stream.set_read_timeout(timeout),
-        }
-    }
-
-    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.set_nonblocking(nonblocking),
-            Stream::Unix(stream) => stream.set_nonblocking(nonblocking),
-        }
-    }
-}
 
 /// A Unix socket file this server created, so that it can remove it again — and only it.
 pub(crate) struct UnixSocketFile {

@@ -43,7 +43,7 @@ use crate::http::{
     Version,
 };
 use crate::log::Log;
-use crate::net::{DeadlinePassed, Limit, TimedReader};
+use crate::net::{self, DeadlinePassed, Limit, TimedReader};
 use crate::observe::{Event, HeaderFate, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
@@ -132,7 +132,7 @@ impl<'s> Connection<'s> {
         accepted: Instant,
         config: &'s Config,
     ) -> io::Result<Connection<'s>> {
-        socket::set_send_wait(&stream, config.timeouts.write)?;
+        net::set_send_wait(&stream, config.timeouts.write)?;
         // Our end of the connection. A listener bound to one address can only accept there;
         // one bound to every address (0.0.0.0, ::) must ask the socket which one was used.
         let local = if listening.ip().is_unspecified() {
@@ -464,10 +464,10 @@ impl HttpTransport<'_> {
         Ok(())
     }
 
-    /// Writes to the socket under `Timeouts::write`, which `socket::write_all` enforces; its
+    /// Writes to the socket under `Timeouts::write`, which `net::write_all` enforces; its
     /// error says in words how the client stopped reading.
     fn write_to_socket(&self, bytes: &[u8]) -> io::Result<()> {
-        socket::write_all(self.stream, bytes, self.write_timeout)
+        net::write_all(self.stream, bytes, self.write_timeout)
     }
 }
 

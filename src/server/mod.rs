@@ -89,7 +89,7 @@ pub struct Timeouts {
     /// stopped reading: …"). So a client that takes less than one 64 KiB slice per `write`
     /// period (6.4 KiB/s, with the default 10 s) is taken to have stopped, and one that takes
     /// more is served however long the whole response lasts. A slice may overrun by up to
-    /// 100 ms (the server waits on the socket in steps of that size; `src/server/socket.rs`
+    /// 100 ms (the server waits on the socket in steps of that size; `src/net/stream.rs`
     /// says why). TCP frees room in the socket's buffer a segment or two at a time, so over
     /// loopback, whose segments are 64 KiB, a client must in fact read about 128 KiB per period.
     pub write: Duration,
