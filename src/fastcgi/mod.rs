@@ -71,21 +71,20 @@ mod wire;
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::gateway::Application;
 use crate::log::Log;
+use crate::net::{self, ServerThread, StopHandle, Wake};
 use crate::net::{Listener, Peer, Socket, Stream};
 use crate::observe::Observer;
-use crate::server::{ACCEPT_ERROR_PAUSE, ACCEPT_ERROR_PAUSE_MAX};
 use crate::Stage;
 
 /// How often a kept connection that is waiting for its next request looks whether another
@@ -463,8 +462,7 @@ impl<A: Application> Server<A> {
     /// A handle that can stop [`Server::serve_forever`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            stop: Arc::clone(&self.stop),
-            wake: self.local.clone(),
+            inner: StopHandle::new(Arc::clone(&self.stop), wake(&self.local)),
         }
     }
 
@@ -495,21 +493,7 @@ impl<A: Application> Server<A> {
     /// Serves connections one after another until [`ShutdownHandle::shutdown`] is called. A
     /// failed `accept` is logged and retried after a pause, as the HTTP server does.
     pub fn serve_forever(&self) {
-        let mut pause = ACCEPT_ERROR_PAUSE;
-        while !self.stop.load(Ordering::SeqCst) {
-            match self.handle_connection() {
-                Ok(()) => pause = ACCEPT_ERROR_PAUSE,
-                Err(error) => {
-                    let message =
-                        format!("accepting a connection failed: {error}; retrying in {pause:?}");
-                    self.config
-                        .log
-                        .line("-", &format!("{}: {message}", Stage::Accept));
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(ACCEPT_ERROR_PAUSE_MAX);
-                }
-            }
-        }
+        net::serve_forever(&self.stop, &self.config.log, || self.handle_connection());
     }
 
     /// Runs [`Server::serve_forever`] on a new thread; the [`RunningServer`] stops it when
@@ -531,13 +515,12 @@ impl<A: Application> Server<A> {
     {
         let local = self.local.clone();
         let handle = self.shutdown_handle();
-        let thread = thread::Builder::new()
-            .name(format!("rgiref fastcgi {local}"))
-            .spawn(move || self.serve_forever())?;
+        let name = format!("rgiref fastcgi {local}");
+        let thread = ServerThread::spawn(name, handle.inner.clone(), move || self.serve_forever())?;
         Ok(RunningServer {
             local,
             handle,
-            thread: Some(thread),
+            thread,
         })
     }
 
@@ -637,8 +620,7 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
-    stop: Arc<AtomicBool>,
-    wake: Address,
+    inner: StopHandle,
 }
 
 impl ShutdownHandle {
@@ -647,32 +629,17 @@ impl ShutdownHandle {
     /// finished first; a kept connection is closed after it. A server on an unnamed Unix
     /// socket cannot be woken, and stops at its next connection.
     pub fn shutdown(&self) {
-        if self.stop.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        match &self.wake {
-            Address::Tcp(address) => {
-                let wake = loopback_if_unspecified(*address);
-                let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-            }
-            Address::Unix(Some(path)) => {
-                let _ = UnixStream::connect(path);
-            }
-            Address::Unix(None) => {}
-        }
+        self.inner.shutdown();
     }
 }
 
-/// A wildcard address (`0.0.0.0`, `::`) cannot be connected to; its loopback can.
-fn loopback_if_unspecified(mut address: SocketAddr) -> SocketAddr {
-    if address.ip().is_unspecified() {
-        let loopback: IpAddr = match address {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        };
-        address.set_ip(loopback);
+/// Where to connect to wake a server listening at `local`.
+fn wake(local: &Address) -> Wake {
+    match local {
+        Address::Tcp(address) => Wake::tcp(*address),
+        Address::Unix(Some(path)) => Wake::Unix(path.clone()),
+        Address::Unix(None) => Wake::Nowhere,
     }
-    address
 }
 
 /// A responder running on its own thread, made by [`Server::spawn`].
@@ -680,7 +647,8 @@ fn loopback_if_unspecified(mut address: SocketAddr) -> SocketAddr {
 pub struct RunningServer {
     local: Address,
     handle: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
+    /// Stops the server and joins its thread when dropped.
+    thread: ServerThread,
 }
 
 impl RunningServer {
@@ -695,20 +663,7 @@ impl RunningServer {
     }
 
     /// Stops the server and waits for its thread to end.
-    pub fn stop(mut self) {
-        self.stop_and_join();
-    }
-
-    fn stop_and_join(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        self.stop_and_join();
+    pub fn stop(self) {
+        drop(self.thread);
     }
 }

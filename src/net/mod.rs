@@ -10,12 +10,18 @@
 //!   phase, or an idle timeout for each read. An expired deadline is a [`DeadlinePassed`] error.
 //! * [`Listener`] and [`Stream`] (`stream.rs`) are a TCP or a Unix socket, and [`write_all`]
 //!   writes to either under the write-timeout rule: each 64 KiB slice within the timeout.
+//! * [`serve_forever`], [`StopHandle`] and [`ServerThread`] (`lifecycle.rs`) are the accept
+//!   loop with its error backoff, the wake-up-connection stop, and the spawned server that
+//!   stops when dropped; each server's public `ShutdownHandle` and `RunningServer` wrap them.
 //!
 //! A production server would do none of this by hand: with many clients served at once, a
 //! slow one costs a buffer, not the only thread.
 
+mod lifecycle;
 mod reader;
 mod stream;
+
+pub(crate) use lifecycle::{serve_forever, ServerThread, StopHandle, Wake};
 
 pub(crate) use reader::{deadline_after, DeadlinePassed, Limit, Socket, TimedReader};
 pub(crate) use stream::{set_send_wait, write_all, Listener, Peer, Stream};

@@ -37,20 +37,17 @@ mod socket;
 
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::unix::net::UnixStream;
+use std::net::{Shutdown, SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::gateway::Application;
 use crate::log::Log;
 use crate::net::Listener;
+use crate::net::{self, ServerThread, StopHandle, Wake};
 use crate::observe::Observer;
-use crate::server::{ACCEPT_ERROR_PAUSE, ACCEPT_ERROR_PAUSE_MAX};
-use crate::Stage;
 pub use request::{read_head, HeadError, Limits, RequestHead};
 use socket::UnixSocketFile;
 
@@ -328,8 +325,7 @@ impl<A: Application> Server<A> {
     /// A handle that can stop [`Server::serve_forever`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            stop: Arc::clone(&self.stop),
-            wake: wake_address(&self.local),
+            inner: StopHandle::new(Arc::clone(&self.stop), wake(&self.local)),
         }
     }
 
@@ -352,21 +348,7 @@ impl<A: Application> Server<A> {
     /// failed `accept` is logged and retried after a pause (100 ms, doubling while the failures
     /// go on, up to a second), as in the HTTP server; nothing a peer sends ends the loop.
     pub fn serve_forever(&self) {
-        let mut pause = ACCEPT_ERROR_PAUSE;
-        while !self.stop.load(Ordering::SeqCst) {
-            match self.handle_connection() {
-                Ok(()) => pause = ACCEPT_ERROR_PAUSE,
-                Err(error) => {
-                    let message =
-                        format!("accepting a connection failed: {error}; retrying in {pause:?}");
-                    self.config
-                        .log
-                        .line("-", &format!("{}: {message}", Stage::Accept));
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(ACCEPT_ERROR_PAUSE_MAX);
-                }
-            }
-        }
+        net::serve_forever(&self.stop, &self.config.log, || self.handle_connection());
     }
 
     /// Runs [`Server::serve_forever`] on a new thread. The returned [`RunningServer`] knows the
@@ -390,13 +372,12 @@ impl<A: Application> Server<A> {
     {
         let local = self.local.clone();
         let handle = self.shutdown_handle();
-        let thread = thread::Builder::new()
-            .name(format!("rgiref scgi {local}"))
-            .spawn(move || self.serve_forever())?;
+        let name = format!("rgiref scgi {local}");
+        let thread = ServerThread::spawn(name, handle.inner.clone(), move || self.serve_forever())?;
         Ok(RunningServer {
             local,
             handle,
-            thread: Some(thread),
+            thread,
         })
     }
 }
@@ -418,28 +399,23 @@ impl<A: Application> Server<A> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
-    stop: Arc<AtomicBool>,
-    wake: Address,
+    inner: StopHandle,
 }
 
 impl ShutdownHandle {
     /// Asks the server to stop, and wakes it if it is waiting for a connection. A request in
     /// progress is finished first. Returns at once; join the server's thread to wait for it.
     pub fn shutdown(&self) {
-        if self.stop.swap(true, Ordering::SeqCst) {
-            return; // already asked
-        }
-        // The HTTP server's wake-up trick (`server::ShutdownHandle` says more): a thread
-        // blocked in accept() returns when a connection arrives, so we become that connection.
-        // It sends nothing, which the server takes for a port check and does not log.
-        match &self.wake {
-            Address::Tcp(address) => {
-                let _ = TcpStream::connect_timeout(address, Duration::from_secs(1));
-            }
-            Address::Unix(path) => {
-                let _ = UnixStream::connect(path);
-            }
-        }
+        // The wake-up trick: we connect to the server ourselves (`src/net/lifecycle.rs`).
+        self.inner.shutdown();
+    }
+}
+
+/// Where to connect to wake a server listening at `local`.
+fn wake(local: &Address) -> Wake {
+    match local {
+        Address::Tcp(address) => Wake::tcp(*address),
+        Address::Unix(path) => Wake::Unix(path.clone()),
     }
 }
 
@@ -448,7 +424,8 @@ impl ShutdownHandle {
 pub struct RunningServer {
     local: Address,
     handle: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
+    /// Stops the server and joins its thread when dropped.
+    thread: ServerThread,
 }
 
 impl RunningServer {
@@ -463,54 +440,7 @@ impl RunningServer {
     }
 
     /// Stops the server and waits for its thread to end.
-    pub fn stop(mut self) {
-        self.stop_and_join();
-    }
-
-    fn stop_and_join(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            // The loop catches application panics, so the thread only ends by our request.
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        self.stop_and_join();
-    }
-}
-
-/// Where to connect to wake the server: its own address, except that a wildcard address
-/// (`0.0.0.0`, `::`) is not something you can connect to, so loopback instead.
-fn wake_address(local: &Address) -> Address {
-    let Address::Tcp(address) = local else {
-        return local.clone();
-    };
-    let mut wake = *address;
-    if wake.ip().is_unspecified() {
-        let loopback = match wake {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        };
-        wake.set_ip(loopback);
-    }
-    Address::Tcp(wake)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcard_addresses_are_woken_on_loopback() {
-        let any: SocketAddr = "0.0.0.0:4000".parse().unwrap();
-        assert_eq!(
-            wake_address(&Address::Tcp(any)),
-            Address::Tcp("127.0.0.1:4000".parse().unwrap())
-        );
-        let unix = Address::Unix("/tmp/x.sock".into());
-        assert_eq!(wake_address(&unix), unix);
+    pub fn stop(self) {
+        drop(self.thread);
     }
 }
