@@ -101,6 +101,7 @@ pub mod fastcgi;
 pub mod gateway;
 pub mod http;
 pub mod log;
+mod net;
 pub mod observe;
 mod percent;
 mod read_ahead;

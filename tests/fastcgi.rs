@@ -964,3 +964,37 @@ fn the_params_as_sent_reach_the_app_only_when_asked_for() {
     let pairs = rgiref::fastcgi::record::parse_pairs(&body).unwrap();
     assert_eq!(pairs.len(), request.params.len());
 }
+
+#[test]
+fn a_web_server_that_stops_reading_is_dropped_after_about_one_write_timeout() {
+    // The HTTP server's stopped-reader case (tests/server_lifecycle.rs), for FastCGI: a web
+    // server that has been reading a big response stops. Its kernel still takes in a few KiB
+    // now and then, which under a plain SO_SNDTIMEO counted as progress and started another
+    // full timeout each time. Now each 64 KiB slice must be taken within Timeouts::write.
+    let write = Duration::from_secs(1);
+    let server = fcgi::start_with(
+        |_: &mut Environ, start_response: &mut StartResponse| -> Result<Body, AppError> {
+            start_response.start("200 OK", [])?;
+            Ok(Body::from_chunks((0..1024).map(|_| vec![b'x'; 64 * 1024]))) // 64 MiB
+        },
+        |config| config.timeouts.write = write,
+    );
+    let mut web_server = server.connect();
+    web_server.send(&FcgiRequest::get("/big").bytes());
+    let mut taken = 0;
+    while taken < 4 * 1024 * 1024 {
+        let record = web_server
+            .read_record()
+            .expect("the response is still coming");
+        taken += record.content.len();
+    }
+    let stopped = std::time::Instant::now(); // and it reads no more
+    server.ping().assert_complete();
+    let held = stopped.elapsed();
+    println!("a web server that stopped reading held the responder {held:?} (write {write:?})");
+    // A safety net, not a speed test: the old rule took several timeouts.
+    assert!(held < 3 * write, "held {held:?}");
+    let log = server.log_text();
+    assert!(log.contains("the web server stopped reading"), "{log}");
+    drop(web_server);
+}

@@ -883,3 +883,38 @@ fn an_observer_sees_the_environ_and_the_engines_steps() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn a_web_server_that_stops_reading_is_dropped_after_about_one_write_timeout() {
+    // The HTTP server's stopped-reader case (tests/server_lifecycle.rs), for SCGI: a web
+    // server that has been reading a big response stops, but its kernel still takes in a few
+    // KiB now and then. Each 64 KiB slice must be taken within Timeouts::write, so that does
+    // not count as progress any more.
+    let write = Duration::from_secs(1);
+    let server = client::start_with(
+        |_: &mut Environ, start_response: &mut StartResponse| -> Result<Body, AppError> {
+            start_response.start("200 OK", [])?;
+            Ok(Body::from_chunks((0..1024).map(|_| vec![b'x'; 64 * 1024]))) // 64 MiB
+        },
+        |config| config.timeouts.write = write,
+    );
+    let mut web_server = client::connect(server.addr);
+    web_server.write_all(&get("/big")).unwrap();
+    let mut buffer = vec![0; 64 * 1024];
+    let mut taken = 0;
+    while taken < 4 * 1024 * 1024 {
+        let n = web_server.read(&mut buffer).unwrap();
+        assert!(n > 0, "the response ended early, after {taken} bytes");
+        taken += n;
+    }
+    let stopped = std::time::Instant::now(); // and it reads no more
+    let ping = client::exchange(server.addr, &get("/"));
+    assert_eq!(ping.status, 200);
+    let held = stopped.elapsed();
+    println!("a web server that stopped reading held the server {held:?} (write {write:?})");
+    // A safety net, not a speed test: the old rule took several timeouts.
+    assert!(held < 3 * write, "held {held:?}");
+    let log = server.log_text();
+    assert!(log.contains("the web server stopped reading"), "{log}");
+    drop(web_server);
+}

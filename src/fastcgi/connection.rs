@@ -33,12 +33,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::record::{parse_pairs, Pair};
-use super::socket::{Limit, Peer, Stream};
 use super::wire::{Arrived, Broke, FcgiTransport, StderrSink, StdinReader, Wire};
 use super::{Config, IDLE_POLL, RAW_PARAMS};
 use crate::cgi::{environ_variables, Variables};
 use crate::engine::{self, Ending, Outcome};
 use crate::gateway::{Application, Environ, ErrorStream, Input, Status};
+use crate::net::{deadline_after, Limit, Peer, Stream};
 use crate::observe::Event;
 use crate::Stage;
 
@@ -66,7 +66,7 @@ where
             return config.log.line(&peer.name(), &message);
         }
     };
-    let first = Limit::Deadline(accepted + config.timeouts.first_record);
+    let first = Limit::deadline_after(accepted, config.timeouts.first_record);
     let mut begun = wait_for_request(&wire, first, true, config);
     while begun {
         let keep = serve_request(&wire, app, config);
@@ -145,7 +145,7 @@ fn http_answer() -> String {
 /// (the trade-off is in the module docs of `fastcgi`). True if a request began.
 fn wait_for_next_request(wire: &Rc<RefCell<Wire>>, hooks: &Hooks<'_>, config: &Config) -> bool {
     let idle = config.timeouts.keep_conn_idle;
-    let deadline = Instant::now() + idle;
+    let deadline = deadline_after(Instant::now(), idle);
     // First without waiting: right after a response, the web server has not had time to send
     // its next request, and another connection in the queue is owed its turn now.
     let mut wait = Limit::NoWait;
@@ -163,7 +163,7 @@ fn wait_for_next_request(wire: &Rc<RefCell<Wire>>, hooks: &Hooks<'_>, config: &C
         }
         wait = Limit::Idle(IDLE_POLL.min(left));
     }
-    let limit = Limit::Deadline(Instant::now() + idle);
+    let limit = Limit::deadline_after(Instant::now(), idle);
     wait_for_request(wire, limit, false, config)
 }
 
@@ -218,7 +218,7 @@ where
 /// Collects the active request's PARAMS to their empty record (§5.2).
 fn read_params(wire: &Rc<RefCell<Wire>>, id: u16, config: &Config) -> Params {
     let mut wire = wire.borrow_mut();
-    let limit = Limit::Deadline(Instant::now() + config.timeouts.params);
+    let limit = Limit::deadline_after(Instant::now(), config.timeouts.params);
     let max = config.limits.max_params_bytes as u64;
     let give_up = max.saturating_add(config.limits.max_drain_bytes);
     let mut params = Vec::new();

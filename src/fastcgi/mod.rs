@@ -73,22 +73,21 @@ mod wire;
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, ToSocketAddrs};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::gateway::Application;
 use crate::log::Log;
+use crate::net::{self, ServerThread, StopHandle, Wake};
+use crate::net::{Listener, Peer, Socket, Stream};
 use crate::observe::Observer;
-use crate::server::{ACCEPT_ERROR_PAUSE, ACCEPT_ERROR_PAUSE_MAX};
 use crate::Stage;
-use socket::{Listener, Peer, Stream};
 
 /// How often a kept connection that is waiting for its next request looks whether another
 /// connection is waiting for its turn (see the module docs). Each look is a few system calls.
@@ -150,7 +149,8 @@ impl Default for Limits {
 /// How long the web server may take at each step. As with the HTTP server's `Timeouts`, each
 /// exists because there is one thread: a front end that stalls without a timeout stalls us.
 /// `first_record`, `keep_conn_idle`, `params` and `drain` are deadlines for the whole step;
-/// `body_read` and `write` are idle timeouts, so a large body keeps going as long as it moves.
+/// `body_read` is an idle timeout, so a large body keeps going as long as it moves; `write` is
+/// a deadline for each 64 KiB slice of the response, as in the HTTP server.
 ///
 /// ```
 /// use std::time::Duration;
@@ -172,7 +172,9 @@ pub struct Timeouts {
     /// The longest wait for the next bytes of the request body (STDIN), each time the
     /// application reads. If it gives up, the answer is 408.
     pub body_read: Duration,
-    /// The longest a single write to the web server may block.
+    /// How long the web server may take to accept each slice of up to 64 KiB of records; one
+    /// not taken in time means it has stopped reading, and the connection is given up and
+    /// logged. The HTTP server's rule (`server::Timeouts::write`; `src/net/stream.rs` says why).
     pub write: Duration,
     /// How long to read the body the application left unread, to the end of its STDIN, and
     /// how long a lingering close waits for the web server to close its end.
@@ -457,7 +459,7 @@ impl<A: Application> Server<A> {
         made_socket: Option<PathBuf>,
     ) -> io::Result<Server<A>> {
         Ok(Server {
-            local: listener.address()?,
+            local: socket::address(&listener)?,
             listener,
             app,
             config,
@@ -475,8 +477,7 @@ impl<A: Application> Server<A> {
     /// A handle that can stop [`Server::serve_forever`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            stop: Arc::clone(&self.stop),
-            wake: self.local.clone(),
+            inner: StopHandle::new(Arc::clone(&self.stop), wake(&self.local)),
         }
     }
 
@@ -507,21 +508,7 @@ impl<A: Application> Server<A> {
     /// Serves connections one after another until [`ShutdownHandle::shutdown`] is called. A
     /// failed `accept` is logged and retried after a pause, as the HTTP server does.
     pub fn serve_forever(&self) {
-        let mut pause = ACCEPT_ERROR_PAUSE;
-        while !self.stop.load(Ordering::SeqCst) {
-            match self.handle_connection() {
-                Ok(()) => pause = ACCEPT_ERROR_PAUSE,
-                Err(error) => {
-                    let message =
-                        format!("accepting a connection failed: {error}; retrying in {pause:?}");
-                    self.config
-                        .log
-                        .line("-", &format!("{}: {message}", Stage::Accept));
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(ACCEPT_ERROR_PAUSE_MAX);
-                }
-            }
-        }
+        net::serve_forever(&self.stop, &self.config.log, || self.handle_connection());
     }
 
     /// Runs [`Server::serve_forever`] on a new thread; the [`RunningServer`] stops it when
@@ -543,13 +530,12 @@ impl<A: Application> Server<A> {
     {
         let local = self.local.clone();
         let handle = self.shutdown_handle();
-        let thread = thread::Builder::new()
-            .name(format!("rgiref fastcgi {local}"))
-            .spawn(move || self.serve_forever())?;
+        let name = format!("rgiref fastcgi {local}");
+        let thread = ServerThread::spawn(name, handle.inner.clone(), move || self.serve_forever())?;
         Ok(RunningServer {
             local,
             handle,
-            thread: Some(thread),
+            thread,
         })
     }
 
@@ -649,8 +635,7 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
-    stop: Arc<AtomicBool>,
-    wake: Address,
+    inner: StopHandle,
 }
 
 impl ShutdownHandle {
@@ -659,32 +644,17 @@ impl ShutdownHandle {
     /// finished first; a kept connection is closed after it. A server on an unnamed Unix
     /// socket cannot be woken, and stops at its next connection.
     pub fn shutdown(&self) {
-        if self.stop.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        match &self.wake {
-            Address::Tcp(address) => {
-                let wake = loopback_if_unspecified(*address);
-                let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-            }
-            Address::Unix(Some(path)) => {
-                let _ = UnixStream::connect(path);
-            }
-            Address::Unix(None) => {}
-        }
+        self.inner.shutdown();
     }
 }
 
-/// A wildcard address (`0.0.0.0`, `::`) cannot be connected to; its loopback can.
-fn loopback_if_unspecified(mut address: SocketAddr) -> SocketAddr {
-    if address.ip().is_unspecified() {
-        let loopback: IpAddr = match address {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        };
-        address.set_ip(loopback);
+/// Where to connect to wake a server listening at `local`.
+fn wake(local: &Address) -> Wake {
+    match local {
+        Address::Tcp(address) => Wake::tcp(*address),
+        Address::Unix(Some(path)) => Wake::Unix(path.clone()),
+        Address::Unix(None) => Wake::Nowhere,
     }
-    address
 }
 
 /// A responder running on its own thread, made by [`Server::spawn`].
@@ -692,7 +662,8 @@ fn loopback_if_unspecified(mut address: SocketAddr) -> SocketAddr {
 pub struct RunningServer {
     local: Address,
     handle: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
+    /// Stops the server and joins its thread when dropped.
+    thread: ServerThread,
 }
 
 impl RunningServer {
@@ -707,20 +678,7 @@ impl RunningServer {
     }
 
     /// Stops the server and waits for its thread to end.
-    pub fn stop(mut self) {
-        self.stop_and_join();
-    }
-
-    fn stop_and_join(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        self.stop_and_join();
+    pub fn stop(self) {
+        drop(self.thread);
     }
 }

@@ -1,150 +1,36 @@
-//! The sockets a FastCGI responder listens and talks on: TCP or Unix, bound by us or inherited
-//! on standard input, and reads with the responder's timeouts built in.
+//! The FastCGI responder's own part of its sockets: the listener a web server hands it on
+//! standard input, and where a listener listens, as a FastCGI address.
 //!
-//! Stage: **accept**, and the reads and writes of every stage after it.
+//! Stage: **accept**.
 //!
 //! Interface:
-//! * [`Listener`] and [`Stream`] are a TCP or a Unix socket; the rest of the module never asks
-//!   which, except to set `TCP_NODELAY` and to name the peer.
+//! * The listener and its connections are `crate::net`'s TCP-or-Unix [`Listener`] and
+//!   `Stream`, which all three servers share; [`address`] says where one listens, as a
+//!   FastCGI [`Address`].
 //! * [`adopt`] turns an inherited file descriptor (FastCGI's `FCGI_LISTENSOCK_FILENO`, which is
 //!   0: standard input) into a listener, in safe Rust, and says in words what it is if it is
 //!   not a listening socket.
-//! * [`TimedReader`] reads from a shared stream under a deadline or an idle timeout, the same
-//!   two kinds of limit as the HTTP server's reader (`src/server/socket.rs`, whose header says
-//!   why there are two). It is a copy for a `Stream` instead of a `TcpStream`.
+//! * Reads go through `crate::net::TimedReader`, writes through `crate::net::write_all`.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
-use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 use super::Address;
+use crate::net::Listener;
 
-/// A listening socket: TCP or Unix.
-pub(crate) enum Listener {
-    Tcp(TcpListener),
-    Unix(UnixListener),
-}
-
-/// One connection from a web server: TCP or Unix.
-pub(crate) enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-/// Who connected: the web server's address over TCP; nothing to say over a Unix socket (the
-/// file's permissions decided who may connect).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Peer {
-    Tcp(SocketAddr),
-    Unix,
-}
-
-impl Peer {
-    /// The peer as the log's first field: its IP address, or `unix`.
-    pub(crate) fn name(self) -> String {
-        match self {
-            Peer::Tcp(address) => address.ip().to_canonical().to_string(),
-            Peer::Unix => "unix".to_owned(),
+/// Where `listener` listens, as the banner and [`super::Server::local_addr`] say it.
+pub(crate) fn address(listener: &Listener) -> io::Result<Address> {
+    match listener {
+        Listener::Tcp(listener) => Ok(Address::Tcp(listener.local_addr()?)),
+        Listener::Unix(listener) => {
+            let local = listener.local_addr()?;
+            Ok(Address::Unix(local.as_pathname().map(PathBuf::from)))
         }
-    }
-}
-
-impl Listener {
-    pub(crate) fn accept(&self) -> io::Result<(Stream, Peer)> {
-        match self {
-            Listener::Tcp(listener) => {
-                let (stream, peer) = listener.accept()?;
-                Ok((Stream::Tcp(stream), Peer::Tcp(peer)))
-            }
-            Listener::Unix(listener) => {
-                let (stream, _) = listener.accept()?;
-                Ok((Stream::Unix(stream), Peer::Unix))
-            }
-        }
-    }
-
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        match self {
-            Listener::Tcp(listener) => listener.set_nonblocking(nonblocking),
-            Listener::Unix(listener) => listener.set_nonblocking(nonblocking),
-        }
-    }
-
-    /// Where it listens, as the banner and [`super::Server::local_addr`] say it.
-    pub(crate) fn address(&self) -> io::Result<Address> {
-        match self {
-            Listener::Tcp(listener) => Ok(Address::Tcp(listener.local_addr()?)),
-            Listener::Unix(listener) => {
-                let local = listener.local_addr()?;
-                Ok(Address::Unix(local.as_pathname().map(PathBuf::from)))
-            }
-        }
-    }
-}
-
-impl Stream {
-    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.set_read_timeout(timeout),
-            Stream::Unix(stream) => stream.set_read_timeout(timeout),
-        }
-    }
-
-    pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.set_write_timeout(timeout),
-            Stream::Unix(stream) => stream.set_write_timeout(timeout),
-        }
-    }
-
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.set_nonblocking(nonblocking),
-            Stream::Unix(stream) => stream.set_nonblocking(nonblocking),
-        }
-    }
-
-    /// Turns Nagle's algorithm off on TCP (see `Config::nodelay`); Unix sockets have none.
-    pub(crate) fn set_nodelay(&self) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.set_nodelay(true),
-            Stream::Unix(_) => Ok(()),
-        }
-    }
-
-    pub(crate) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        match self {
-            Stream::Tcp(stream) => stream.shutdown(how),
-            Stream::Unix(stream) => stream.shutdown(how),
-        }
-    }
-}
-
-impl Read for &Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(stream) => (&*stream).read(buf),
-            Stream::Unix(stream) => (&*stream).read(buf),
-        }
-    }
-}
-
-impl Write for &Stream {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(stream) => (&*stream).write(bytes),
-            Stream::Unix(stream) => (&*stream).write(bytes),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(()) // sockets have no user-space buffer to flush
     }
 }
 
@@ -181,7 +67,7 @@ pub(crate) fn adopt(fd: OwnedFd) -> io::Result<(Listener, Address)> {
             return Err(connected());
         }
         let listener = Listener::Tcp(TcpListener::from(OwnedFd::from(probe)));
-        let address = listener.address()?;
+        let address = address(&listener)?;
         return Ok((listener, address));
     }
     let probe = UnixStream::from(OwnedFd::from(tcp));
@@ -189,8 +75,7 @@ pub(crate) fn adopt(fd: OwnedFd) -> io::Result<(Listener, Address)> {
         return Err(connected());
     }
     let listener = Listener::Unix(UnixListener::from(OwnedFd::from(probe)));
-    let address = listener
-        .address()
+    let address = address(&listener)
         .map_err(|_| not_a_listener("standard input is a socket, but neither TCP nor Unix"))?;
     Ok((listener, address))
 }
@@ -208,85 +93,6 @@ fn not_a_listener(what: &str) -> io::Error {
              address to listen on instead (rgiref --fastcgi 127.0.0.1:9000)"
         ),
     )
-}
-
-/// What bounds the reads of the current phase (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Limit {
-    /// Every read must be over by this moment.
-    Deadline(Instant),
-    /// Each read may wait this long for bytes.
-    Idle(Duration),
-    /// No waiting at all: a read finds bytes already there, or times out at once.
-    NoWait,
-}
-
-/// Reads from a shared stream under a [`Limit`].
-pub(crate) struct TimedReader {
-    stream: Rc<Stream>,
-    limit: Limit,
-    /// The timeout last given to the kernel, to skip a system call when it is unchanged.
-    applied: Option<Duration>,
-}
-
-impl TimedReader {
-    pub(crate) fn new(stream: Rc<Stream>, limit: Limit) -> TimedReader {
-        TimedReader {
-            stream,
-            limit,
-            applied: None,
-        }
-    }
-
-    pub(crate) fn set_limit(&mut self, limit: Limit) {
-        self.limit = limit;
-    }
-
-    fn timed_out() -> io::Error {
-        io::Error::new(io::ErrorKind::TimedOut, "read timed out")
-    }
-
-    fn read_without_waiting(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.set_nonblocking(true)?;
-        let read = (&*self.stream).read(buf);
-        self.stream.set_nonblocking(false)?;
-        read
-    }
-}
-
-impl Read for TimedReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let timeout = match self.limit {
-            Limit::Idle(idle) => idle,
-            Limit::Deadline(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(TimedReader::timed_out());
-                }
-                left
-            }
-            Limit::NoWait => {
-                return self.read_without_waiting(buf).map_err(|error| {
-                    if error.kind() == io::ErrorKind::WouldBlock {
-                        TimedReader::timed_out()
-                    } else {
-                        error
-                    }
-                })
-            }
-        };
-        if self.applied != Some(timeout) {
-            self.stream.set_read_timeout(Some(timeout))?;
-            self.applied = Some(timeout);
-        }
-        (&*self.stream)
-            .read(buf)
-            .map_err(|error| match error.kind() {
-                // On Unix an expired SO_RCVTIMEO reads as EAGAIN ("would block").
-                io::ErrorKind::WouldBlock => TimedReader::timed_out(),
-                _ => error,
-            })
-    }
 }
 
 #[cfg(test)]

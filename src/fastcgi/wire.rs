@@ -26,7 +26,7 @@
 //! 200 waiting for the delayed ACK — flup's 23 requests a second.
 
 use std::cell::RefCell;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Read};
 use std::net::Shutdown;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -39,12 +39,12 @@ use super::record::{
     NULL_REQUEST_ID, PARAMS, REQUEST_COMPLETE, RESPONDER, STDERR, STDIN, STDOUT, UNKNOWN_ROLE,
     UNKNOWN_TYPE,
 };
-use super::socket::{Limit, Peer, Stream, TimedReader};
 use super::{Config, Limits, Timeouts};
 use crate::engine::{HeadStyle, Transport};
 use crate::gateway::{ErrorSink, InputError, Status};
 use crate::http::is_timeout;
 use crate::log::Log;
+use crate::net::{self, Limit, Peer, Stream, TimedReader};
 use crate::observe::{Direction, Event, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
@@ -147,7 +147,7 @@ struct Settings {
 /// One connection: its socket, its records in and out, and the request on it.
 pub(super) struct Wire {
     stream: Rc<Stream>,
-    reader: ReadAhead<TimedReader>,
+    reader: ReadAhead<TimedReader<Stream>>,
     /// Records waiting to be written.
     out: Vec<u8>,
     /// The active request, if there is one.
@@ -165,9 +165,10 @@ pub(super) struct Wire {
 }
 
 impl Wire {
-    /// Sets up the connection: its write timeout, and `TCP_NODELAY` if configured.
+    /// Sets up the connection: its kernel wait for each `send` (`net::set_send_wait`; the write
+    /// timeout itself is kept by `net::write_all`), and `TCP_NODELAY` if configured.
     pub(super) fn open(stream: Stream, peer: Peer, config: &Config) -> io::Result<Wire> {
-        stream.set_write_timeout(Some(config.timeouts.write))?;
+        net::set_send_wait(&stream, config.timeouts.write)?;
         if config.nodelay {
             stream.set_nodelay()?;
         }
@@ -573,7 +574,7 @@ impl Wire {
     /// record, within `Timeouts::drain` and `Limits::max_drain_bytes`, so the next request's
     /// records come next. `Err` says why it gave up.
     pub(super) fn drain_stdin(&mut self) -> Result<(), String> {
-        let limit = Limit::Deadline(Instant::now() + self.settings.timeouts.drain);
+        let limit = Limit::deadline_after(Instant::now(), self.settings.timeouts.drain);
         let max = self.settings.limits.max_drain_bytes;
         let mut thrown = 0u64;
         loop {
@@ -633,7 +634,8 @@ impl Wire {
             return Ok(());
         }
         self.observe_records_out(&self.out);
-        let written = (&*self.stream).write_all(&self.out);
+        // Each 64 KiB slice must be taken within Timeouts::write (`src/net/stream.rs`).
+        let written = net::write_all(&*self.stream, &self.out, self.settings.timeouts.write);
         self.out.clear();
         written.map_err(|error| {
             let error = self.explain_write_error(error);
@@ -651,7 +653,8 @@ impl Wire {
         let kind = error.kind();
         let message = match kind {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
-                "the web server stopped reading: a write waited longer than {:?}",
+                "the web server stopped reading: a 64 KiB slice of records was not taken within \
+                 the write timeout of {:?}",
                 self.settings.timeouts.write
             ),
             io::ErrorKind::BrokenPipe
@@ -737,8 +740,8 @@ impl Wire {
     /// Reads and throws away bytes until the web server closes, `Timeouts::drain` passes, or
     /// `Limits::max_drain_bytes` have been read.
     fn linger(&mut self) {
-        let deadline = Instant::now() + self.settings.timeouts.drain;
-        self.reader.get_mut().set_limit(Limit::Deadline(deadline));
+        let deadline = Limit::deadline_after(Instant::now(), self.settings.timeouts.drain);
+        self.reader.get_mut().set_limit(deadline);
         let mut left = self.settings.limits.max_drain_bytes;
         let mut buffer = [0u8; 8 * 1024];
         while left > 0 {

@@ -25,13 +25,12 @@
 //! itself (its IP address, or `unix`) while there is no header to ask.
 
 use std::cell::RefCell;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::Shutdown;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::request::{read_head, HeadError, RequestHead};
-use super::socket::{DeadlinePassed, Limit, Stream, TimedReader};
 use super::Config;
 use crate::cgi::{environ_variables, VariableError};
 use crate::engine::{self, HeadStyle, Outcome, Transport};
@@ -39,12 +38,13 @@ use crate::gateway::{value_from_bytes, Application, Environ, ErrorStream, Input,
 use crate::gateway::{ErrorSink, Status};
 use crate::http::is_timeout;
 use crate::log::Log;
+use crate::net::{self, DeadlinePassed, Limit, Stream, TimedReader};
 use crate::observe::{Event, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
 
 /// The buffered read side of a connection, as the header parser and the body reader see it.
-type ConnReader = ReadAhead<TimedReader>;
+type ConnReader = ReadAhead<TimedReader<Stream>>;
 
 /// Serves the one request on `stream`, then closes it. See the module docs.
 pub(crate) fn serve<A>(stream: Stream, peer: String, app: &A, config: &Config)
@@ -52,14 +52,15 @@ where
     A: Application + ?Sized,
 {
     let stream = Rc::new(stream);
-    if let Err(error) = stream.set_write_timeout(config.timeouts.write) {
+    // The write timeout itself is kept by `net::write_all`; the kernel waits in short steps.
+    if let Err(error) = net::set_send_wait(&*stream, config.timeouts.write) {
         let message = format!(
             "{}: setting up the connection failed: {error}",
             Stage::Accept
         );
         return config.log.line(&peer, &message);
     }
-    let limit = Limit::deadline_in(config.timeouts.header);
+    let limit = Limit::deadline_after(Instant::now(), config.timeouts.header);
     // An empty buffer: `ReadAhead` makes its 8 KiB on the header's first read.
     let reader = ReadAhead::new(TimedReader::new(Rc::clone(&stream), limit), Vec::new());
     let mut conn = Connection {
@@ -155,9 +156,10 @@ impl Connection<'_> {
                 // side, and read what it sent (bounded) so that it sees our end of the
                 // connection rather than a reset. It answers its client with 502 either way.
                 let _ = self.stream.shutdown(Shutdown::Write);
-                reader
-                    .get_mut()
-                    .set_limit(Limit::deadline_in(self.config.timeouts.drain));
+                reader.get_mut().set_limit(Limit::deadline_after(
+                    Instant::now(),
+                    self.config.timeouts.drain,
+                ));
                 self.report_drain(Some(drain(&mut reader, self.config)));
             }
             HeadError::Io(error) if is_timeout(&error) => {
@@ -287,14 +289,14 @@ impl ScgiTransport<'_> {
     }
 
     fn write_to_socket(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut stream = self.stream;
-        stream.write_all(bytes).map_err(|error| match error.kind() {
-            // SO_SNDTIMEO ran out (Unix says "would block"): say what it means.
+        // Each 64 KiB slice must be taken within Timeouts::write (`src/net/stream.rs`).
+        net::write_all(self.stream, bytes, self.write_timeout).map_err(|error| match error.kind() {
+            // Say it in the web server's terms: it is our client.
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
-                    "the web server stopped reading: a write waited longer than the write \
-                     timeout of {:?}",
+                    "the web server stopped reading: a 64 KiB slice of the response was not \
+                     taken within the write timeout of {:?}",
                     self.write_timeout
                 ),
             ),
@@ -499,7 +501,7 @@ impl RequestBody {
         }
         // The response is complete; a FIN says so while we read what is left.
         let _ = stream.shutdown(Shutdown::Write);
-        let deadline = Limit::deadline_in(config.timeouts.drain);
+        let deadline = Limit::deadline_after(Instant::now(), config.timeouts.drain);
         self.reader.get_mut().set_limit(deadline);
         Some(drain(&mut self.reader, config))
     }

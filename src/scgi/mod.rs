@@ -37,25 +37,24 @@ mod socket;
 
 use std::fmt;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::os::unix::net::UnixStream;
+use std::net::{Shutdown, SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::gateway::Application;
 use crate::log::Log;
+use crate::net::Listener;
+use crate::net::{self, ServerThread, StopHandle, Wake};
 use crate::observe::Observer;
-use crate::server::{ACCEPT_ERROR_PAUSE, ACCEPT_ERROR_PAUSE_MAX};
-use crate::Stage;
 pub use request::{read_head, HeadError, Limits, RequestHead};
-use socket::{Listener, UnixSocketFile};
+use socket::UnixSocketFile;
 
 /// How long each step of a connection may take. As in the HTTP server (`server::Timeouts`),
-/// `header` and `drain` are *deadlines* for the whole step, and `body_read` and `write` are
-/// *idle* timeouts for each read or write, so a large body keeps going while it keeps moving.
+/// `header` and `drain` are *deadlines* for the whole step, `body_read` is an *idle* timeout for
+/// each read, so a large body keeps going while it keeps moving, and `write` is a deadline for
+/// each 64 KiB slice of the response.
 ///
 /// ```
 /// use std::time::Duration;
@@ -73,8 +72,9 @@ pub struct Timeouts {
     /// reads the whole body before it connects (unless `scgi_request_buffering off`), so this
     /// too is rarely reached. The application sees a `TimedOut` error; if it gives up, 408.
     pub body_read: Duration,
-    /// The longest a single write of the response may block (a web server that stopped
-    /// reading). The response is abandoned and logged.
+    /// How long the web server may take to accept each slice of up to 64 KiB of the response;
+    /// one not taken in time means it has stopped reading, and the response is abandoned and
+    /// logged. The HTTP server's rule (`server::Timeouts::write`; `src/net/stream.rs` says why).
     pub write: Duration,
     /// After the response, how long to keep reading bytes the application left unread, so
     /// that the web server sees our response rather than a connection reset.
@@ -233,6 +233,9 @@ impl fmt::Display for Address {
 /// ```
 pub struct Server<A> {
     listener: Listener,
+    /// The socket file [`Server::bind_unix`] made; declared after `listener`, so that its
+    /// `Drop` removes the file after the listener has closed.
+    _socket_file: Option<UnixSocketFile>,
     local: Address,
     app: A,
     config: Config,
@@ -251,7 +254,13 @@ impl<A: Application> Server<A> {
         config.check()?;
         let listener = TcpListener::bind(address)?;
         let local = Address::Tcp(listener.local_addr()?);
-        Ok(Server::new(Listener::Tcp(listener), local, app, config))
+        Ok(Server::new(
+            Listener::Tcp(listener),
+            None,
+            local,
+            app,
+            config,
+        ))
     }
 
     /// Listens on a Unix socket file at `path`, with permissions [`Config::unix_socket_mode`].
@@ -282,16 +291,25 @@ impl<A: Application> Server<A> {
         config.check()?;
         let (listener, file) = UnixSocketFile::bind(path.as_ref(), config.unix_socket_mode)?;
         let local = Address::Unix(file.path().to_owned());
-        let listener = Listener::Unix {
-            listener,
-            _file: file,
-        };
-        Ok(Server::new(listener, local, app, config))
+        Ok(Server::new(
+            Listener::Unix(listener),
+            Some(file),
+            local,
+            app,
+            config,
+        ))
     }
 
-    fn new(listener: Listener, local: Address, app: A, config: Config) -> Server<A> {
+    fn new(
+        listener: Listener,
+        socket_file: Option<UnixSocketFile>,
+        local: Address,
+        app: A,
+        config: Config,
+    ) -> Server<A> {
         Server {
             listener,
+            _socket_file: socket_file,
             local,
             app,
             config,
@@ -307,8 +325,7 @@ impl<A: Application> Server<A> {
     /// A handle that can stop [`Server::serve_forever`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            stop: Arc::clone(&self.stop),
-            wake: wake_address(&self.local),
+            inner: StopHandle::new(Arc::clone(&self.stop), wake(&self.local)),
         }
     }
 
@@ -323,7 +340,7 @@ impl<A: Application> Server<A> {
             let _ = stream.shutdown(Shutdown::Both);
             return Ok(());
         }
-        connection::serve(stream, peer, &self.app, &self.config);
+        connection::serve(stream, peer.name(), &self.app, &self.config);
         Ok(())
     }
 
@@ -331,21 +348,7 @@ impl<A: Application> Server<A> {
     /// failed `accept` is logged and retried after a pause (100 ms, doubling while the failures
     /// go on, up to a second), as in the HTTP server; nothing a peer sends ends the loop.
     pub fn serve_forever(&self) {
-        let mut pause = ACCEPT_ERROR_PAUSE;
-        while !self.stop.load(Ordering::SeqCst) {
-            match self.handle_connection() {
-                Ok(()) => pause = ACCEPT_ERROR_PAUSE,
-                Err(error) => {
-                    let message =
-                        format!("accepting a connection failed: {error}; retrying in {pause:?}");
-                    self.config
-                        .log
-                        .line("-", &format!("{}: {message}", Stage::Accept));
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(ACCEPT_ERROR_PAUSE_MAX);
-                }
-            }
-        }
+        net::serve_forever(&self.stop, &self.config.log, || self.handle_connection());
     }
 
     /// Runs [`Server::serve_forever`] on a new thread. The returned [`RunningServer`] knows the
@@ -369,13 +372,12 @@ impl<A: Application> Server<A> {
     {
         let local = self.local.clone();
         let handle = self.shutdown_handle();
-        let thread = thread::Builder::new()
-            .name(format!("rgiref scgi {local}"))
-            .spawn(move || self.serve_forever())?;
+        let name = format!("rgiref scgi {local}");
+        let thread = ServerThread::spawn(name, handle.inner.clone(), move || self.serve_forever())?;
         Ok(RunningServer {
             local,
             handle,
-            thread: Some(thread),
+            thread,
         })
     }
 }
@@ -397,28 +399,23 @@ impl<A: Application> Server<A> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
-    stop: Arc<AtomicBool>,
-    wake: Address,
+    inner: StopHandle,
 }
 
 impl ShutdownHandle {
     /// Asks the server to stop, and wakes it if it is waiting for a connection. A request in
     /// progress is finished first. Returns at once; join the server's thread to wait for it.
     pub fn shutdown(&self) {
-        if self.stop.swap(true, Ordering::SeqCst) {
-            return; // already asked
-        }
-        // The HTTP server's wake-up trick (`server::ShutdownHandle` says more): a thread
-        // blocked in accept() returns when a connection arrives, so we become that connection.
-        // It sends nothing, which the server takes for a port check and does not log.
-        match &self.wake {
-            Address::Tcp(address) => {
-                let _ = TcpStream::connect_timeout(address, Duration::from_secs(1));
-            }
-            Address::Unix(path) => {
-                let _ = UnixStream::connect(path);
-            }
-        }
+        // The wake-up trick: we connect to the server ourselves (`src/net/lifecycle.rs`).
+        self.inner.shutdown();
+    }
+}
+
+/// Where to connect to wake a server listening at `local`.
+fn wake(local: &Address) -> Wake {
+    match local {
+        Address::Tcp(address) => Wake::tcp(*address),
+        Address::Unix(path) => Wake::Unix(path.clone()),
     }
 }
 
@@ -427,7 +424,8 @@ impl ShutdownHandle {
 pub struct RunningServer {
     local: Address,
     handle: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
+    /// Stops the server and joins its thread when dropped.
+    thread: ServerThread,
 }
 
 impl RunningServer {
@@ -442,54 +440,7 @@ impl RunningServer {
     }
 
     /// Stops the server and waits for its thread to end.
-    pub fn stop(mut self) {
-        self.stop_and_join();
-    }
-
-    fn stop_and_join(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            // The loop catches application panics, so the thread only ends by our request.
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        self.stop_and_join();
-    }
-}
-
-/// Where to connect to wake the server: its own address, except that a wildcard address
-/// (`0.0.0.0`, `::`) is not something you can connect to, so loopback instead.
-fn wake_address(local: &Address) -> Address {
-    let Address::Tcp(address) = local else {
-        return local.clone();
-    };
-    let mut wake = *address;
-    if wake.ip().is_unspecified() {
-        let loopback = match wake {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        };
-        wake.set_ip(loopback);
-    }
-    Address::Tcp(wake)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wildcard_addresses_are_woken_on_loopback() {
-        let any: SocketAddr = "0.0.0.0:4000".parse().unwrap();
-        assert_eq!(
-            wake_address(&Address::Tcp(any)),
-            Address::Tcp("127.0.0.1:4000".parse().unwrap())
-        );
-        let unix = Address::Unix("/tmp/x.sock".into());
-        assert_eq!(wake_address(&unix), unix);
+    pub fn stop(self) {
+        drop(self.thread);
     }
 }

@@ -33,7 +33,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::recorder::Recorder;
-use super::socket::{self, DeadlinePassed, Limit, TimedReader};
+use super::socket;
 use super::{Config, RAW_HEAD};
 use crate::engine::{self, HeadStyle, Outcome, Transport};
 use crate::gateway::{Application, Environ, ErrorStream, Input, InputError, Status};
@@ -43,12 +43,13 @@ use crate::http::{
     Version,
 };
 use crate::log::Log;
+use crate::net::{self, DeadlinePassed, Limit, TimedReader};
 use crate::observe::{Event, HeaderFate, Observer};
 use crate::read_ahead::ReadAhead;
 use crate::Stage;
 
 /// The buffered read side of a connection, as the head parser and the body reader see it.
-type ConnReader = ReadAhead<TimedReader>;
+type ConnReader = ReadAhead<TimedReader<TcpStream>>;
 
 /// How far a connection reads ahead: one read usually takes in a whole request head.
 const READ_BUFFER: usize = 8 * 1024;
@@ -131,7 +132,7 @@ impl<'s> Connection<'s> {
         accepted: Instant,
         config: &'s Config,
     ) -> io::Result<Connection<'s>> {
-        socket::set_send_wait(&stream, config.timeouts.write)?;
+        net::set_send_wait(&stream, config.timeouts.write)?;
         // Our end of the connection. A listener bound to one address can only accept there;
         // one bound to every address (0.0.0.0, ::) must ask the socket which one was used.
         let local = if listening.ip().is_unspecified() {
@@ -466,10 +467,10 @@ impl HttpTransport<'_> {
         Ok(())
     }
 
-    /// Writes to the socket under `Timeouts::write`, which `socket::write_all` enforces; its
+    /// Writes to the socket under `Timeouts::write`, which `net::write_all` enforces; its
     /// error says in words how the client stopped reading.
     fn write_to_socket(&self, bytes: &[u8]) -> io::Result<()> {
-        socket::write_all(self.stream, bytes, self.write_timeout)
+        net::write_all(self.stream, bytes, self.write_timeout)
     }
 }
 

@@ -32,25 +32,16 @@ mod recorder;
 mod socket;
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::gateway::Application;
 use crate::http::Limits;
 use crate::log::Log;
+use crate::net::{self, ServerThread, StopHandle, Wake};
 use crate::observe::Observer;
-use crate::Stage;
-
-/// How long the accept loop first waits after `accept()` fails before trying again. Failures
-/// such as "too many open files" clear up when a connection closes; retrying at once would spin.
-pub(crate) const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
-
-/// The longest pause between retries: the pause doubles after each failure in a row, up to
-/// this, so a lasting failure writes about one log line a second instead of ten.
-pub(crate) const ACCEPT_ERROR_PAUSE_MAX: Duration = Duration::from_secs(1);
 
 /// How long one client may take at each step. Every one of them exists because the server has
 /// a single thread: a client that stalls without a timeout stalls the server.
@@ -91,7 +82,7 @@ pub struct Timeouts {
     /// stopped reading: …"). So a client that takes less than one 64 KiB slice per `write`
     /// period (6.4 KiB/s, with the default 10 s) is taken to have stopped, and one that takes
     /// more is served however long the whole response lasts. A slice may overrun by up to
-    /// 100 ms (the server waits on the socket in steps of that size; `src/server/socket.rs`
+    /// 100 ms (the server waits on the socket in steps of that size; `src/net/stream.rs`
     /// says why). TCP frees room in the socket's buffer a segment or two at a time, so over
     /// loopback, whose segments are 64 KiB, a client must in fact read about 128 KiB per period.
     pub write: Duration,
@@ -290,8 +281,7 @@ impl<A: Application> Server<A> {
     /// A handle that can stop [`Server::serve_forever`] from another thread.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
-            stop: Arc::clone(&self.stop),
-            wake: wake_address(self.local),
+            inner: StopHandle::new(Arc::clone(&self.stop), Wake::tcp(self.local)),
         }
     }
 
@@ -320,21 +310,7 @@ impl<A: Application> Server<A> {
     /// A failed `accept` is logged and retried after a pause (100 ms, doubling while the
     /// failures go on, up to a second); nothing a client does ends the loop.
     pub fn serve_forever(&self) {
-        let mut pause = ACCEPT_ERROR_PAUSE;
-        while !self.stop.load(Ordering::SeqCst) {
-            match self.handle_request() {
-                Ok(()) => pause = ACCEPT_ERROR_PAUSE,
-                Err(error) => {
-                    let message =
-                        format!("accepting a connection failed: {error}; retrying in {pause:?}");
-                    self.config
-                        .log
-                        .line("-", &format!("{}: {message}", Stage::Accept));
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(ACCEPT_ERROR_PAUSE_MAX);
-                }
-            }
-        }
+        net::serve_forever(&self.stop, &self.config.log, || self.handle_request());
     }
 
     /// Runs [`Server::serve_forever`] on a new thread. The returned [`RunningServer`] knows the
@@ -358,13 +334,12 @@ impl<A: Application> Server<A> {
     {
         let local = self.local;
         let handle = self.shutdown_handle();
-        let thread = thread::Builder::new()
-            .name(format!("rgiref server {local}"))
-            .spawn(move || self.serve_forever())?;
+        let name = format!("rgiref server {local}");
+        let thread = ServerThread::spawn(name, handle.inner.clone(), move || self.serve_forever())?;
         Ok(RunningServer {
             local,
             handle,
-            thread: Some(thread),
+            thread,
         })
     }
 }
@@ -386,8 +361,7 @@ impl<A: Application> Server<A> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle {
-    stop: Arc<AtomicBool>,
-    wake: SocketAddr,
+    inner: StopHandle,
 }
 
 impl ShutdownHandle {
@@ -396,15 +370,8 @@ impl ShutdownHandle {
     /// sent nothing yet is closed within about 50 ms (see `socket::wait_for_first_byte`).
     /// Returns at once; join the server's thread to wait for it.
     pub fn shutdown(&self) {
-        if self.stop.swap(true, Ordering::SeqCst) {
-            return; // already asked
-        }
-        // The wake-up trick. A thread blocked in accept() stays blocked until a connection
-        // arrives, and std offers no way to interrupt it from outside. So we *become* that
-        // connection: connect to the server ourselves. accept() returns, the loop sees the flag,
-        // and exits. (Python's socketserver avoids the problem differently: it polls with
-        // select() and a 0.5 s timeout, so shutdown can take up to half a second.)
-        let _ = TcpStream::connect_timeout(&self.wake, Duration::from_secs(1));
+        // The wake-up trick: we connect to the server ourselves (`src/net/lifecycle.rs`).
+        self.inner.shutdown();
     }
 }
 
@@ -413,7 +380,8 @@ impl ShutdownHandle {
 pub struct RunningServer {
     local: SocketAddr,
     handle: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
+    /// Stops the server and joins its thread when dropped.
+    thread: ServerThread,
 }
 
 impl RunningServer {
@@ -434,39 +402,11 @@ impl RunningServer {
 
     /// Stops the server and waits for its thread to end: at once if it is idle, or waiting on a
     /// connection that has sent nothing; after the request in progress, if there is one.
-    pub fn stop(mut self) {
-        self.stop_and_join();
-    }
-
-    fn stop_and_join(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            // The loop catches application panics, so the thread only ends by our request.
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for RunningServer {
-    fn drop(&mut self) {
-        self.stop_and_join();
+    pub fn stop(self) {
+        drop(self.thread);
     }
 }
 
 fn url_of(address: SocketAddr) -> String {
     format!("http://{address}/")
-}
-
-/// Where to connect to wake the server: its own address, except that a wildcard address
-/// (`0.0.0.0`, `::`) is not something you can connect to, so use loopback instead.
-fn wake_address(local: SocketAddr) -> SocketAddr {
-    let mut wake = local;
-    if local.ip().is_unspecified() {
-        let loopback = match local {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        };
-        wake.set_ip(loopback);
-    }
-    wake
 }
