@@ -39,8 +39,9 @@
 //! connect → send `GET / HTTP/1.0` → read to end of file → close, and timing every request.
 //! The hello-world servers take turns in short rounds, so that a change in the machine's
 //! background load hits all of them alike instead of whichever happened to run at that moment.
-//! CPU time is read from `/proc` by `examples/measure/mod.rs`, a module of its own so that
-//! other benchmarks can read it the same way.
+//! CPU time is read from `/proc` by `examples/measure/mod.rs`, which
+//! `examples/bench_gateways.rs` (rgiref behind nginx and lighttpd) includes too, so that the
+//! two report it the same way.
 //!
 //! ## Running it
 //!

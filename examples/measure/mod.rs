@@ -1,9 +1,9 @@
 //! What the benchmarks measure with: CPU time from `/proc`, and the machine they ran on.
 //!
-//! Not an example of its own: a benchmark includes it with
-//! `#[path = "measure/mod.rs"] mod measure;` (`examples/bench.rs` does), so that every
-//! benchmark reports CPU time the same way. Cargo builds `examples/*.rs` and
-//! `examples/*/main.rs`, so this directory is no example.
+//! Not an example of its own. `examples/bench.rs` (the development server against a bare
+//! loop) and `examples/bench_gateways.rs` (rgiref behind nginx and lighttpd) both include it
+//! with `#[path = "measure/mod.rs"] mod measure;`, so that the two report CPU time the same
+//! way. Cargo builds `examples/*.rs` and `examples/*/main.rs`, so this directory is no example.
 //!
 //! Interface:
 //! * [`times`] reads `/proc/<pid>/stat`: the CPU time a process has used itself
