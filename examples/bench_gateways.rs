@@ -6,14 +6,15 @@
 //! routes side by side, in one run — one load generator, one page, CPU read the same way:
 //!
 //! ```text
-//!   route                        front end                       responder
-//!   nginx return 200 (ceiling)   nginx answers the page itself   —
-//!   nginx → FastCGI              nginx, fastcgi_pass             rgiref --fastcgi, a connection per request
-//!   nginx → FastCGI, kept        nginx, keepalive 2 + keep_conn  another, its connections kept
-//!   lighttpd → CGI               lighttpd, mod_cgi               a new rgiref process per request
-//!   rgiref HTTP (binary)         —                               the release `rgiref` binary
-//!   HTTP, observer off           —                               the same server, from this program
-//!   HTTP, no-op observer         —                               the same, with Config::observer set
+//!   route                       front end                      responder
+//!   nginx return 200 (ceiling)  nginx answers the page itself  —
+//!   nginx → FastCGI             nginx, fastcgi_pass            rgiref --fastcgi, new connections
+//!   nginx → FastCGI, kept       nginx, keepalive 2 + keep_conn another, connections kept
+//!   lighttpd → CGI              lighttpd, mod_cgi              an rgiref process per request
+//!   rgiref HTTP (binary)        —                              the release `rgiref` binary
+//!   HTTP, observer off          —                              the same server, this program's
+//!   HTTP, no-op observer        —                              the same, Config::observer set
+//!   HTTP, trace → /dev/null     —                              the same, narrating (--trace)
 //! ```
 //!
 //! ## What is measured, and why
@@ -29,11 +30,11 @@
 //!   adds to lighttpd's `cutime`/`cstime`. ab's own CPU too. The clients share the cores, so
 //!   requests/s partly measures them; CPU per request is each program's own cost.
 //! * **What the stage-event observer costs.** `Config::observer` (`--trace`) is off by default,
-//!   and every report is behind an `if let Some(observer)`. The last two rows are one server run
-//!   twice by this program (`--serve off|on`): without an observer, and with one that does
-//!   nothing (`Config { observer: Some(Arc::new(|_: &Event<'_>| {})), .. }`). Their difference
-//!   is the price of watching — the events built, the observer called — before any trace line
-//!   is written. The binary's row runs the same code as "off": their gap is the run's noise.
+//!   and every report is behind an `if let Some(observer)`. The last three rows are one server
+//!   run by this program (`--serve KIND`) without an observer; with one that does nothing
+//!   (`Config { observer: Some(Arc::new(|_: &Event<'_>| {})), .. }`), the price of the events
+//!   alone; and with `--trace`'s `Trace` writing into `/dev/null`, the price of narrating them.
+//!   The binary's row runs the same code as "off": their gap is the run's noise.
 //!
 //! ## How it works
 //!
@@ -41,8 +42,8 @@
 //! ports, nginx and lighttpd from the interop test's wrappers and the README's snippets
 //! (`tests/interop/harness.rs` and `frontends.rs`, included with `#[path]`: what is measured is
 //! what the README says to write), two FastCGI responders, the binary's HTTP server, and this
-//! program twice as an HTTP server. No access logs anywhere (nginx `access_log off`, rgiref
-//! `--quiet`, no `mod_accesslog`): the rows compare transports. The page is the demo
+//! program three times as an HTTP server. No access logs anywhere (nginx `access_log off`,
+//! rgiref `--quiet`, no `mod_accesslog`): the rows compare transports. The page is the demo
 //! application's (it lists its environ: 570–760 bytes); nginx's ceiling returns the page the
 //! HTTP server gave ab's request. For each concurrency every route is warmed up (which sizes
 //! N), then the routes take turns in rounds, so a change in background load hits all alike.
@@ -64,8 +65,11 @@
 //!
 //! Compare within one run, not across runs or machines. `/proc` counts in ticks of 10 ms, so
 //! one turn's CPU figure is good to a few percent; the observer lines print the turns' spread,
-//! which says how far to trust a small difference. Run it twice before believing one.
+//! which says how far to trust a small difference. At concurrency 1 every request wakes each
+//! program from sleep, which costs CPU and varies with where the scheduler puts them: read
+//! cost at 16, latency at 1. Run it twice before believing a small difference.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -76,6 +80,7 @@ use std::time::Duration;
 use rgiref::demo::demo_app;
 use rgiref::observe::{Event, Observer};
 use rgiref::server::{Config, Server};
+use rgiref::trace::{Trace, TraceOptions};
 
 #[path = "measure/mod.rs"]
 mod measure;
@@ -188,18 +193,27 @@ impl Settings {
 }
 
 // ---------------------------------------------------------------------------------------------
-// This program's own HTTP servers, for the observer rows: `bench_gateways --serve off|on`.
+// This program's own HTTP servers, for the observer rows: `bench_gateways --serve KIND`.
 // ---------------------------------------------------------------------------------------------
 
 /// The child's side: the demo application on rgiref's HTTP server, on a free port, with no
-/// access log and, for `on`, an observer that does nothing. Prints its address, then serves
+/// access log and the observer `kind` names: `off` none (the default), `no-op` one that does
+/// nothing, `trace` the `--trace` narration written to `/dev/null` (as `rgiref --trace
+/// 2>/dev/null` would: unbuffered, like standard error). Prints its address, then serves
 /// until the parent stops it.
 fn serve(kind: &str) -> ExitCode {
     let observer: Option<Arc<dyn Observer + Send + Sync>> = match kind {
         "off" => None,
-        "on" => Some(Arc::new(|_: &Event<'_>| {})),
+        "no-op" => Some(Arc::new(|_: &Event<'_>| {})),
+        "trace" => match File::create("/dev/null") {
+            Ok(null) => Some(Arc::new(Trace::new(null, TraceOptions::default()))),
+            Err(error) => {
+                eprintln!("bench_gateways --serve: /dev/null: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
         _ => {
-            eprintln!("bench_gateways --serve: off or on, not {kind:?}");
+            eprintln!("bench_gateways --serve: off, no-op or trace, not {kind:?}");
             return ExitCode::from(2);
         }
     };
@@ -311,10 +325,12 @@ struct Servers {
     http: Daemon,
     observer_off: Daemon,
     observer_on: Daemon,
-    /// Where the three HTTP servers listen, as `127.0.0.1:PORT`.
+    trace: Daemon,
+    /// Where the HTTP servers listen, as `127.0.0.1:PORT`.
     http_addr: String,
     observer_off_addr: String,
     observer_on_addr: String,
+    trace_addr: String,
     dir: TempDir,
 }
 
@@ -343,7 +359,8 @@ fn start_servers(rgiref: &Path) -> Result<Servers, String> {
     let (observer_off, observer_off_addr) =
         harness::responder("observer-off", &me, &["--serve", "off"], &dir);
     let (observer_on, observer_on_addr) =
-        harness::responder("observer-on", &me, &["--serve", "on"], &dir);
+        harness::responder("observer-on", &me, &["--serve", "no-op"], &dir);
+    let (trace, trace_addr) = harness::responder("trace", &me, &["--serve", "trace"], &dir);
 
     Ok(Servers {
         nginx,
@@ -354,9 +371,11 @@ fn start_servers(rgiref: &Path) -> Result<Servers, String> {
         http,
         observer_off,
         observer_on,
+        trace,
         http_addr: http_addr.to_string(),
         observer_off_addr,
         observer_on_addr,
+        trace_addr,
         dir,
     })
 }
@@ -504,6 +523,7 @@ fn read_all(meters: &[Meter]) -> Result<CpuTime, String> {
 const BINARY: &str = "rgiref HTTP (binary)";
 const OBSERVER_OFF: &str = "HTTP, observer off";
 const OBSERVER_ON: &str = "HTTP, no-op observer";
+const TRACE: &str = "HTTP, trace → /dev/null";
 
 /// One way of serving the page, and what came of it at each concurrency.
 struct Route {
@@ -584,6 +604,13 @@ fn routes(servers: &Servers, concurrency_levels: usize) -> Vec<Route> {
             http_url(&servers.observer_on_addr),
             &[],
             &own(&servers.observer_on),
+            None,
+        ),
+        route(
+            TRACE,
+            http_url(&servers.trace_addr),
+            &[],
+            &own(&servers.trace),
             None,
         ),
     ]
@@ -788,6 +815,11 @@ impl Measured {
         cpu.seconds() * 1e6 / self.answered.max(1) as f64
     }
 
+    /// The responder's CPU µs per answered request.
+    fn responder_micros(&self) -> f64 {
+        self.micros(self.responder)
+    }
+
     /// The smallest and largest of the turns' responder CPU µs per request.
     fn responder_spread(&self) -> (f64, f64) {
         let values = &self.responder_micros;
@@ -833,8 +865,8 @@ fn run(settings: &Settings) -> Result<bool, String> {
                 settings.rounds
             );
             for route in routes.iter_mut() {
-                let measured = &mut route.measured[level];
-                let requests = (measured.rate * settings.round_seconds()).ceil() as u64;
+                let rate = route.measured[level].rate;
+                let requests = (rate * settings.round_seconds()).ceil() as u64;
                 let done = turn(route, &ab, requests.max(1), concurrency, &csv)?;
                 route.measured[level].add(done);
             }
@@ -868,7 +900,10 @@ fn print_header(settings: &Settings, load_at_start: &str) {
     );
     println!("load average at the start: {load_at_start}");
     if cfg!(debug_assertions) {
-        println!("WARNING: a debug build of the benchmark: its own HTTP servers (the observer rows) are slow; use --release");
+        println!(
+            "WARNING: a debug build: this program's own HTTP servers (the observer rows) are \
+             slow; use --release"
+        );
     }
     println!(
         "settings: ab, a new connection per request, concurrency {}; {} s per route and \
@@ -945,31 +980,38 @@ fn print_table(settings: &Settings, routes: &[Route], level: usize, concurrency:
     println!();
 }
 
-/// The two observer rows side by side, with the spread of their turns.
+/// The observer rows side by side: each one's CPU per request, its turns' range, and how far
+/// it is from "observer off" (the binary's row is the same code, so its gap is the noise).
 fn print_observer(settings: &Settings, routes: &[Route]) {
     let find = |label: &str| routes.iter().find(|r| r.label == label);
-    let (Some(binary), Some(off), Some(on)) = (find(BINARY), find(OBSERVER_OFF), find(OBSERVER_ON))
-    else {
+    let compared: Vec<&Route> = [OBSERVER_OFF, BINARY, OBSERVER_ON, TRACE]
+        .iter()
+        .filter_map(|label| find(label))
+        .collect();
+    if compared.len() < 4 {
         return;
-    };
-    println!("The observer (Config::observer, --trace): HTTP server CPU µs per request");
+    }
+    println!(
+        "The observer (Config::observer): HTTP server CPU µs per request (turns' range), ± off"
+    );
+    let mut line = format!("{:<5}", "");
+    for route in &compared {
+        line += &format!(" {:<28}", route.label.trim_start_matches("HTTP, "));
+    }
+    println!("{}", line.trim_end());
     for (level, concurrency) in settings.concurrency.iter().enumerate() {
-        let (b, off, on) = (
-            &binary.measured[level],
-            &off.measured[level],
-            &on.measured[level],
-        );
-        let (off_us, on_us) = (off.micros(off.responder), on.micros(on.responder));
-        let (off_low, off_high) = off.responder_spread();
-        let (on_low, on_high) = on.responder_spread();
-        println!(
-            "  c{concurrency:<3} off (the default) {off_us:.1} (turns {off_low:.1}–{off_high:.1}); \
-             no-op observer {on_us:.1} (turns {on_low:.1}–{on_high:.1}): {:+.1} µs, {:+.1}%; \
-             the binary, same code as off: {:.1}",
-            on_us - off_us,
-            100.0 * (on_us - off_us) / off_us,
-            b.micros(b.responder),
-        );
+        let off = compared[0].measured[level].responder_micros();
+        let mut line = format!("{:<5}", format!("c{concurrency}"));
+        for route in &compared {
+            let m = &route.measured[level];
+            let (low, high) = m.responder_spread();
+            let us = m.responder_micros();
+            line += &format!(
+                " {:<28}",
+                format!("{us:.1} ({low:.1}–{high:.1}) {:+.1}", us - off)
+            );
+        }
+        println!("{}", line.trim_end());
     }
     println!();
 }
@@ -1006,8 +1048,9 @@ fn print_problems(settings: &Settings, routes: &[Route]) {
         }
     }
     println!(
-        "  req/s and CPU count answered requests; \"of nginx\": req/s as a share of nginx answering \
-         the page itself, the ceiling for a route through nginx (rgiref's HTTP server takes none)\n  \
+        "  req/s and CPU count answered requests; \"of nginx\": req/s as a share of nginx \
+         answering the page itself, the ceiling for a route through nginx (rgiref's HTTP \
+         server takes none)\n  \
          p50 and p99 are the median over the turns, max the slowest request of all\n  \
          CPU from /proc/<pid>/stat in ticks of 1/{TICKS_PER_SECOND} s: front end = the nginx \
          master and worker, or lighttpd; responder = the rgiref process, or for CGI the \
