@@ -1029,8 +1029,9 @@ fn print_kept(servers: &Servers) {
         .matches("closed a kept connection after")
         .count();
     println!(
-        "Kept connections: nginx resent {retried} requests after meeting a connection rgiref had \
-         given up to serve another; rgiref closed {closed_idle} idle at its deadline \
+        "Kept connections: {retried} requests met a connection rgiref had just given up and were \
+         sent again (nginx's error log: \"upstream prematurely closed\"); rgiref gives one up \
+         when another is waiting, and closed {closed_idle} idle at its deadline \
          (fastcgi::Timeouts::keep_conn_idle)"
     );
 }
