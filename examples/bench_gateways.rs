@@ -907,7 +907,7 @@ fn print_header(settings: &Settings, load_at_start: &str) {
     }
     println!(
         "settings: ab, a new connection per request, concurrency {}; {} s per route and \
-         concurrency in {} turns; no access logs",
+         concurrency in {} turn{}; no access logs",
         settings
             .concurrency
             .iter()
@@ -915,7 +915,8 @@ fn print_header(settings: &Settings, load_at_start: &str) {
             .collect::<Vec<_>>()
             .join(" and "),
         settings.seconds,
-        settings.rounds
+        settings.rounds,
+        if settings.rounds == 1 { "" } else { "s" }
     );
     println!(
         "reproduce: cargo run --release --example bench_gateways{}\n",
