@@ -39,6 +39,9 @@
 //! connect → send `GET / HTTP/1.0` → read to end of file → close, and timing every request.
 //! The hello-world servers take turns in short rounds, so that a change in the machine's
 //! background load hits all of them alike instead of whichever happened to run at that moment.
+//! CPU time is read from `/proc` by `examples/measure/mod.rs`, which
+//! `examples/bench_gateways.rs` (rgiref behind nginx and lighttpd) includes too, so that the
+//! two report it the same way.
 //!
 //! ## Running it
 //!
@@ -80,6 +83,10 @@ use std::time::{Duration, Instant};
 use rgiref::gateway::{AppError, Application, Body, Environ, StartResponse};
 use rgiref::server::{Config, Server};
 
+#[path = "measure/mod.rs"]
+mod measure;
+use measure::{load_average, ticks_to_seconds, CpuTime, TICKS_PER_SECOND};
+
 /// The body every hello-world server answers with.
 const HELLO: &[u8] = b"Hello world!\n";
 /// The request every hello-world client sends.
@@ -98,10 +105,6 @@ const BURST_CLIENTS: usize = 16;
 /// The longest a client waits for anything, so that a hung server fails a request instead of
 /// hanging the benchmark.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
-/// `/proc/<pid>/stat` counts CPU time in clock ticks. Linux reports them at 100 per second
-/// (`USER_HZ`) whatever the kernel's internal tick rate; asking `sysconf(_SC_CLK_TCK)` would
-/// need libc, so we use the constant.
-const TICKS_PER_SECOND: u64 = 100;
 /// The size of the small transfer that warms up a streaming server before its memory is read.
 const WARM_UP_BYTES: u64 = MIB;
 /// How much the streaming servers' peak memory may grow (the target).
@@ -411,23 +414,7 @@ impl ServerProcess {
 
     /// The CPU time the server has used so far.
     fn cpu(&self) -> io::Result<CpuTime> {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
-        // Field 2 is the program's name in parentheses, which may itself hold spaces or ')';
-        // the numbers start after the last ')'. That makes field 3 (proc(5)'s numbering)
-        // index 0, so utime (14) and stime (15) are at 11 and 12.
-        let (_, numbers) = stat
-            .rsplit_once(')')
-            .ok_or_else(|| io::Error::other("unexpected /proc/<pid>/stat"))?;
-        let fields: Vec<&str> = numbers.split_whitespace().collect();
-        let field = |index: usize| -> io::Result<u64> {
-            let text = fields.get(index).copied().unwrap_or("");
-            text.parse()
-                .map_err(|_| io::Error::other(format!("unexpected /proc/<pid>/stat: {stat}")))
-        };
-        Ok(CpuTime {
-            user_ticks: field(11)?,
-            system_ticks: field(12)?,
-        })
+        Ok(measure::times(self.pid())?.own)
     }
 
     /// The server's memory now, from `/proc/<pid>/status`.
@@ -465,37 +452,6 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
         let _ = fs::remove_file(&self.log_path);
     }
-}
-
-/// CPU time in clock ticks (see `TICKS_PER_SECOND`), split as the kernel reports it.
-#[derive(Debug, Clone, Copy, Default)]
-struct CpuTime {
-    /// Running the server's own code.
-    user_ticks: u64,
-    /// The kernel working for the server: system calls, TCP.
-    system_ticks: u64,
-}
-
-impl CpuTime {
-    fn since(self, earlier: CpuTime) -> CpuTime {
-        CpuTime {
-            user_ticks: self.user_ticks - earlier.user_ticks,
-            system_ticks: self.system_ticks - earlier.system_ticks,
-        }
-    }
-
-    fn add(&mut self, other: CpuTime) {
-        self.user_ticks += other.user_ticks;
-        self.system_ticks += other.system_ticks;
-    }
-
-    fn seconds(self) -> f64 {
-        ticks_to_seconds(self.user_ticks + self.system_ticks)
-    }
-}
-
-fn ticks_to_seconds(ticks: u64) -> f64 {
-    ticks as f64 / TICKS_PER_SECOND as f64
 }
 
 /// A process's memory, in KiB (what `/proc` calls kB).
@@ -561,7 +517,7 @@ impl Tally {
 
     /// Server CPU time per successful request, user and system together, in microseconds.
     fn cpu_micros(&self) -> f64 {
-        self.cpu_micros_per_request(self.cpu.user_ticks + self.cpu.system_ticks)
+        self.cpu_micros_per_request(self.cpu.ticks())
     }
 
     fn stalls(&self) -> usize {
@@ -958,16 +914,8 @@ fn run_transfers(bytes: u64) -> io::Result<Vec<Transfer>> {
 }
 
 fn print_machine(settings: &Settings) {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name"))
-        .map(|rest| rest.trim_start_matches([' ', '\t', ':']))
-        .unwrap_or("unknown CPU");
-    let cores = thread::available_parallelism().map_or(1, |n| n.get());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     println!("rgiref bench: the development server against the ceiling for its architecture");
-    println!("machine: {model}, {cores} cores, Linux {}", kernel.trim());
+    println!("machine: {}", measure::machine());
     println!("load average at the start: {}", load_average());
     if cfg!(debug_assertions) {
         println!("WARNING: this is a debug build; run with --release for real numbers");
@@ -979,14 +927,6 @@ fn print_machine(settings: &Settings) {
         settings.round_time().as_secs_f64(),
         format_bytes(settings.stream_bytes)
     );
-}
-
-fn load_average() -> String {
-    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn print_hello_table(settings: &Settings, contenders: &[Contender]) {

@@ -83,9 +83,23 @@ use std::time::Instant;
 use checks::{BigHead, Chunked, Expect, Mount, Site};
 use frontends::{Extra, FrontEnd, Snippets};
 use harness::{
-    adapt, echo_gateway_binary, loopback, responder, rgiref_binary, say, snippet, Daemon, TempDir,
-    WebServer, EXAMPLE_MOUNT, EXAMPLE_PROGRAM, EXAMPLE_PROGRAM_DIR, EXAMPLE_RUN_DIR,
+    adapt, loopback, responder, say, snippet, Daemon, TempDir, WebServer, EXAMPLE_MOUNT,
+    EXAMPLE_PROGRAM, EXAMPLE_PROGRAM_DIR, EXAMPLE_RUN_DIR,
 };
+
+/// The `rgiref` binary: the demo application, as CGI, FastCGI and SCGI. (Here, not in
+/// `interop/harness.rs`: Cargo names it only to tests, and `examples/bench_gateways.rs`
+/// includes the harness too.)
+fn rgiref_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rgiref"))
+}
+
+/// `examples/echo_gateway.rs`, built beside the test binary (`target/<profile>/examples/`).
+/// `cargo test --test interop` builds no examples, so this asks Cargo to, once per run
+/// (`server_process::example_binary`).
+fn echo_gateway_binary() -> PathBuf {
+    server_process::example_binary("echo_gateway")
+}
 
 /// Every README snippet this file runs. A snippet added to the README without a test here
 /// fails [`every_readme_snippet_is_run`]: the README promises they all work.

@@ -1,7 +1,8 @@
 //! The machinery of the interop test: find a web server or skip it, give each run a temporary
 //! directory and free loopback ports, start processes whose guards always kill and reap them,
 //! count processes and file descriptors through `/proc`, and fill in config templates and the
-//! README's snippets.
+//! README's snippets. `examples/bench_gateways.rs` includes it (and `frontends.rs`) too, to
+//! measure the configs the test runs; so nothing here may need what Cargo gives tests alone.
 //!
 //! Rules every helper keeps, so the suite can neither hang nor leave anything behind:
 //! * every wait polls against [`PATIENCE`], a safety net no healthy run comes near;
@@ -115,28 +116,15 @@ pub fn say(line: &str) {
     let _ = writeln!(std::io::stderr(), "{line}");
 }
 
-fn find_executable(command: &str) -> Option<PathBuf> {
+/// Where `command` is: in `/usr/sbin`, `/usr/local/sbin` (where web servers live, and which a
+/// non-root `PATH` may lack), or on `PATH`.
+pub fn find_executable(command: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let dirs = [PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")];
     dirs.into_iter()
         .chain(std::env::split_paths(&path))
         .map(|dir| dir.join(command))
         .find(|candidate| candidate.is_file())
-}
-
-// ---------------------------------------------------------------------------------------------
-// The programs behind the web servers.
-
-/// The `rgiref` binary: the demo application, as CGI, FastCGI and SCGI.
-pub fn rgiref_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_rgiref"))
-}
-
-/// `examples/echo_gateway.rs`, built beside the test binary (`target/<profile>/examples/`).
-/// `cargo test --test interop` builds no examples, so this asks Cargo to, once per run
-/// (`server_process::example_binary`).
-pub fn echo_gateway_binary() -> PathBuf {
-    super::server_process::example_binary("echo_gateway")
 }
 
 // ---------------------------------------------------------------------------------------------
