@@ -46,9 +46,9 @@ use rgiref::trace::{Trace, TraceOptions};
 const USAGE: &str = "\
 rgiref: the rgiref development server, serving the demo application
 
-usage: rgiref [--host HOST] [--port PORT] [--quiet]
-       rgiref --fastcgi ADDR [--quiet]
-       rgiref --scgi ADDR [--quiet]
+usage: rgiref [--host HOST] [--port PORT] [--quiet] [--trace]
+       rgiref --fastcgi ADDR [--quiet] [--trace]
+       rgiref --scgi ADDR [--quiet] [--trace]
 
   --host HOST   the IP address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every
                 interface, ::1 for IPv6 loopback; localhost means 127.0.0.1)
