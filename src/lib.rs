@@ -117,6 +117,7 @@ pub mod util;
 #[doc = include_str!("../TUTORIAL.md")]
 pub mod tutorial {}
 pub mod validate;
+mod write_buffer;
 
 pub use stage::Stage;
 

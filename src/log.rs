@@ -96,6 +96,21 @@ impl Default for Log {
     }
 }
 
+/// An application's error lines (its `ErrorStream`), in the server's log: each one a line
+/// `127.0.0.1 - - [date] the line`, like every other line of the log. The HTTP and SCGI servers
+/// give one to each request's environ.
+pub(crate) struct ClientLog {
+    pub(crate) log: Log,
+    /// The client's address, or `-`.
+    pub(crate) client: String,
+}
+
+impl crate::gateway::ErrorSink for ClientLog {
+    fn line(&self, line: &str) {
+        self.log.line(&self.client, line);
+    }
+}
+
 /// Lines a [`Log::capture`] log has received.
 #[derive(Clone)]
 pub struct CapturedLog {

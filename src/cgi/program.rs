@@ -50,6 +50,7 @@ use crate::gateway::{
 };
 use crate::observe::{Event, Observer};
 use crate::trace::{Trace, TraceOptions};
+use crate::write_buffer::WriteBuffer;
 use crate::Stage;
 
 /// How the response head looks: a `Status:` header for the web server to read, or — for a
@@ -366,19 +367,14 @@ impl<R: Read> Read for StdinBody<R> {
     }
 }
 
-/// How many response bytes collect before they go to standard output.
-const WRITE_BUFFER: usize = 16 * 1024;
-
-/// Where the engine's response bytes go: standard output, through a buffer.
-///
-/// The bytes collect in `pending` and go out at each flush, so a small response — head and
-/// body — is one `write` on the pipe; a block bigger than the buffer goes straight through.
-/// A web server copes with any number of writes; one is the least work for both processes,
-/// and gives the web server the head and the body in one read.
+/// Where the engine's response bytes go: standard output, through a [`WriteBuffer`], so a
+/// small response — head and body — is one `write` on the pipe. A web server copes with any
+/// number of writes; one is the least work for both processes, and gives the web server the
+/// head and the body in one read.
 struct StdoutTransport<'o, W> {
     stdout: W,
     head_style: HeadStyle<'static>,
-    pending: Vec<u8>,
+    buffer: WriteBuffer,
     observer: Option<&'o dyn Observer>,
 }
 
@@ -391,18 +387,9 @@ impl<'o, W: Write> StdoutTransport<'o, W> {
         StdoutTransport {
             stdout,
             head_style,
-            pending: Vec::with_capacity(512),
+            buffer: WriteBuffer::new(),
             observer,
         }
-    }
-
-    fn write_pending(&mut self) -> io::Result<()> {
-        if !self.pending.is_empty() {
-            let written = self.stdout.write_all(&self.pending);
-            written.map_err(explain_stdout_error)?;
-            self.pending.clear();
-        }
-        Ok(())
     }
 }
 
@@ -416,18 +403,16 @@ impl<W: Write> Transport for StdoutTransport<'_, W> {
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.pending.len() + bytes.len() > WRITE_BUFFER {
-            self.write_pending()?;
-        }
-        if bytes.len() >= WRITE_BUFFER {
-            return self.stdout.write_all(bytes).map_err(explain_stdout_error);
-        }
-        self.pending.extend_from_slice(bytes);
-        Ok(())
+        let stdout = &mut self.stdout;
+        self.buffer.write(bytes, |bytes| {
+            stdout.write_all(bytes).map_err(explain_stdout_error)
+        })
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.write_pending()?;
+        let stdout = &mut self.stdout;
+        self.buffer
+            .flush(|bytes| stdout.write_all(bytes).map_err(explain_stdout_error))?;
         self.stdout.flush().map_err(explain_stdout_error)
     }
 

@@ -34,13 +34,14 @@ use super::request::{read_head, HeadError, RequestHead};
 use super::Config;
 use crate::cgi::{environ_variables, VariableError};
 use crate::engine::{self, HeadStyle, Outcome, Transport};
+use crate::gateway::Status;
 use crate::gateway::{value_from_bytes, Application, Environ, ErrorStream, Input, InputError};
-use crate::gateway::{ErrorSink, Status};
 use crate::http::is_timeout;
-use crate::log::Log;
+use crate::log::ClientLog;
 use crate::net::{self, DeadlinePassed, Limit, Stream, TimedReader};
 use crate::observe::{Event, Observer};
 use crate::read_ahead::ReadAhead;
+use crate::write_buffer::WriteBuffer;
 use crate::Stage;
 
 /// The buffered read side of a connection, as the header parser and the body reader see it.
@@ -191,7 +192,7 @@ impl Connection<'_> {
     fn transport(&self) -> ScgiTransport<'_> {
         ScgiTransport {
             stream: &self.stream,
-            pending: Vec::with_capacity(512),
+            buffer: WriteBuffer::new(),
             flushes: 0,
             write_timeout: self.config.timeouts.write,
             aborted: false,
@@ -263,14 +264,11 @@ fn request_line(head: &RequestHead) -> String {
     format!("{method} {target} {protocol}")
 }
 
-/// How many response bytes the transport collects before writing them to the socket.
-const WRITE_BUFFER: usize = 16 * 1024;
-
-/// Where the engine's response bytes go: collected, and written at each flush, so a small
-/// response leaves in one `write` (as in the HTTP server's transport, `src/server/connection.rs`).
+/// Where the engine's response bytes go: through a [`WriteBuffer`], so a small response
+/// leaves in one `write` (as in the HTTP server's transport, `src/server/connection.rs`).
 struct ScgiTransport<'s> {
     stream: &'s Stream,
-    pending: Vec<u8>,
+    buffer: WriteBuffer,
     flushes: u32,
     write_timeout: Duration,
     /// Set by `abort`: the connection closes at once, without draining.
@@ -278,31 +276,20 @@ struct ScgiTransport<'s> {
     observer: Option<&'s dyn Observer>,
 }
 
-impl ScgiTransport<'_> {
-    fn write_pending(&mut self) -> io::Result<()> {
-        if !self.pending.is_empty() {
-            let written = self.write_to_socket(&self.pending);
-            written?;
-            self.pending.clear();
-        }
-        Ok(())
-    }
-
-    fn write_to_socket(&self, bytes: &[u8]) -> io::Result<()> {
-        // Each 64 KiB slice must be taken within Timeouts::write (`src/net/stream.rs`).
-        net::write_all(self.stream, bytes, self.write_timeout).map_err(|error| match error.kind() {
-            // Say it in the web server's terms: it is our client.
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "the web server stopped reading: a 64 KiB slice of the response was not \
-                     taken within the write timeout of {:?}",
-                    self.write_timeout
-                ),
+/// Writes to the web server under `Timeouts::write`: each 64 KiB slice must be taken within it
+/// (`src/net/stream.rs`).
+fn send(stream: &Stream, bytes: &[u8], write_timeout: Duration) -> io::Result<()> {
+    net::write_all(stream, bytes, write_timeout).map_err(|error| match error.kind() {
+        // Say it in the web server's terms: it is our client.
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "the web server stopped reading: a 64 KiB slice of the response was not \
+                 taken within the write timeout of {write_timeout:?}"
             ),
-            _ => error,
-        })
-    }
+        ),
+        _ => error,
+    })
 }
 
 impl Transport for ScgiTransport<'_> {
@@ -314,14 +301,9 @@ impl Transport for ScgiTransport<'_> {
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.pending.len() + bytes.len() > WRITE_BUFFER {
-            self.write_pending()?;
-        }
-        if bytes.len() >= WRITE_BUFFER {
-            return self.write_to_socket(bytes);
-        }
-        self.pending.extend_from_slice(bytes);
-        Ok(())
+        let (stream, timeout) = (self.stream, self.write_timeout);
+        self.buffer
+            .write(bytes, |bytes| send(stream, bytes, timeout))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -331,7 +313,8 @@ impl Transport for ScgiTransport<'_> {
             // back until the web server acknowledges the last (the HTTP transport says more).
             self.stream.set_nodelay()?;
         }
-        self.write_pending()
+        let (stream, timeout) = (self.stream, self.write_timeout);
+        self.buffer.flush(|bytes| send(stream, bytes, timeout))
     }
 
     fn abort(&mut self) {
@@ -340,18 +323,6 @@ impl Transport for ScgiTransport<'_> {
 
     fn observer(&self) -> Option<&dyn Observer> {
         self.observer
-    }
-}
-
-/// An application's error lines, in the server's log: `127.0.0.1 - - [date] the line`.
-struct ClientLog {
-    log: Log,
-    client: String,
-}
-
-impl ErrorSink for ClientLog {
-    fn line(&self, line: &str) {
-        self.log.line(&self.client, line);
     }
 }
 

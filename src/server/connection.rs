@@ -42,10 +42,11 @@ use crate::http::{
     CgiVariables, ConnectionInfo, Framing, HeaderUse, Problem, Refusal, RequestError, RequestHead,
     Version,
 };
-use crate::log::Log;
+use crate::log::ClientLog;
 use crate::net::{self, DeadlinePassed, Limit, TimedReader};
 use crate::observe::{Event, HeaderFate, Observer};
 use crate::read_ahead::ReadAhead;
+use crate::write_buffer::WriteBuffer;
 use crate::Stage;
 
 /// The buffered read side of a connection, as the head parser and the body reader see it.
@@ -364,7 +365,7 @@ impl<'s> Connection<'s> {
         HttpTransport {
             stream: &self.stream,
             head_style,
-            pending: Vec::with_capacity(512),
+            buffer: WriteBuffer::new(),
             flushes: 0,
             body,
             write_timeout: self.config.timeouts.write,
@@ -436,42 +437,20 @@ impl<'s> Connection<'s> {
     }
 }
 
-/// How many response bytes the HTTP transport collects before writing them to the socket.
-const WRITE_BUFFER: usize = 16 * 1024;
-
-/// Where the engine's response bytes go.
-///
-/// They collect in `pending` and go to the socket at each flush, so a small response — status
-/// line, headers and body — leaves in exactly one `write` system call (and one TCP segment).
-/// `pending` starts small and grows only as far as the response needs, up to
-/// [`WRITE_BUFFER`]; a block bigger than that goes straight to the socket, without a copy.
+/// Where the engine's response bytes go: through a [`WriteBuffer`], so a small response —
+/// status line, headers and body — leaves in exactly one `write` system call (and one TCP
+/// segment), to the socket under `Timeouts::write`, which `net::write_all` enforces (its error
+/// says in words how the client stopped reading).
 struct HttpTransport<'s> {
     stream: &'s TcpStream,
     head_style: HeadStyle<'s>,
-    pending: Vec<u8>,
+    buffer: WriteBuffer,
     flushes: u32,
     body: Option<Rc<RefCell<RequestBody>>>,
     write_timeout: Duration,
     observer: Option<&'s dyn Observer>,
     /// Set by `abort`: the connection closes at once, without draining.
     aborted: bool,
-}
-
-impl HttpTransport<'_> {
-    fn write_pending(&mut self) -> io::Result<()> {
-        if !self.pending.is_empty() {
-            let written = self.write_to_socket(&self.pending);
-            written?;
-            self.pending.clear();
-        }
-        Ok(())
-    }
-
-    /// Writes to the socket under `Timeouts::write`, which `net::write_all` enforces; its
-    /// error says in words how the client stopped reading.
-    fn write_to_socket(&self, bytes: &[u8]) -> io::Result<()> {
-        net::write_all(self.stream, bytes, self.write_timeout)
-    }
 }
 
 impl Transport for HttpTransport<'_> {
@@ -484,14 +463,9 @@ impl Transport for HttpTransport<'_> {
             // Once the response has begun, a "100 Continue" would arrive in the middle of it.
             body.borrow_mut().response_started = true;
         }
-        if self.pending.len() + bytes.len() > WRITE_BUFFER {
-            self.write_pending()?;
-        }
-        if bytes.len() >= WRITE_BUFFER {
-            return self.write_to_socket(bytes);
-        }
-        self.pending.extend_from_slice(bytes);
-        Ok(())
+        let (stream, timeout) = (self.stream, self.write_timeout);
+        self.buffer
+            .write(bytes, |bytes| net::write_all(stream, bytes, timeout))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -505,7 +479,9 @@ impl Transport for HttpTransport<'_> {
             // and pays it without needing it: one cheap call, not worth a special case.
             self.stream.set_nodelay(true)?;
         }
-        self.write_pending()
+        let (stream, timeout) = (self.stream, self.write_timeout);
+        self.buffer
+            .flush(|bytes| net::write_all(stream, bytes, timeout))
     }
 
     /// HTTP/1.0 has one way to say "this response is broken": close the connection before
@@ -518,18 +494,6 @@ impl Transport for HttpTransport<'_> {
 
     fn observer(&self) -> Option<&dyn Observer> {
         self.observer
-    }
-}
-
-/// An application's error lines, in the server's log: `127.0.0.1 - - [date] the line`.
-struct ClientLog {
-    log: Log,
-    client: String,
-}
-
-impl crate::gateway::ErrorSink for ClientLog {
-    fn line(&self, line: &str) {
-        self.log.line(&self.client, line);
     }
 }
 
